@@ -1,0 +1,107 @@
+"""Exceptions shared by every runner of the checks.
+
+- `CheckFailed`: the learner's result is wrong; its message is shown to the learner.
+- `LearnerError`: the learner's code raised. Subclasses mirror the builtin type, so
+  `except KeyError` works whether the code ran in this process or in the grader's sandbox.
+- `CallFailed`: the call never finished (time limit, crash, memory); raised by the sandbox.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from functools import cache
+
+
+class CheckFailed(AssertionError):
+    """A check found the learner's result wrong. The message says what, never the hidden inputs."""
+
+
+class CallFailed(Exception):
+    """A call into learner code did not complete (time limit, crash, memory, output)."""
+
+
+class LearnerError(Exception):
+    """The learner's code raised an exception.
+
+    Attributes:
+        type_name: the exception's class name, e.g. ``"KeyError"``.
+        learner_message: ``str()`` of the original exception.
+        where: ``"tokens.py, line 12"`` (the innermost frame in learner code), or ``None``.
+        api_name: the API the check called when it was raised, e.g. ``"encode"``.
+    """
+
+    type_name: str = "Exception"
+
+    def __init__(self, type_name: str, message: str, where: str | None = None) -> None:
+        super().__init__(message)
+        self.type_name = type_name
+        self.learner_message = message
+        self.where = where
+        self.api_name: str | None = None
+
+    def __str__(self) -> str:
+        return self.learner_message
+
+    def describe(self) -> str:
+        """One line for the learner: ``encode raised KeyError: 'moon' (tokens.py, line 9)``."""
+        who = f"{self.api_name} raised " if self.api_name else "your code raised "
+        text = f"{who}{self.type_name}"
+        if self.learner_message:
+            text += f": {shorten(self.learner_message, 300)}"
+        if self.where:
+            text += f" ({self.where})"
+        return text
+
+
+class NotImplementedYet(LearnerError):
+    """The learner's code raised NotImplementedError: the step is not started."""
+
+    def describe(self) -> str:
+        name = f"{self.api_name} is " if self.api_name else ""
+        return f"{name}not implemented yet"
+
+
+@cache
+def _error_class(type_name: str) -> type[LearnerError]:
+    if type_name == "NotImplementedError":
+        return NotImplementedYet
+    base = getattr(builtins, type_name, None)
+    if (
+        isinstance(base, type)
+        and issubclass(base, Exception)
+        and not issubclass(base, LearnerError)
+        and base not in (Exception, BaseException)
+    ):
+        try:
+            return type(f"Learner{type_name}", (LearnerError, base), {})
+        except TypeError:  # a builtin whose layout cannot be combined
+            pass
+    return LearnerError
+
+
+def learner_error(type_name: str, message: str, where: str | None = None) -> LearnerError:
+    """Build the `LearnerError` subclass that mirrors ``type_name`` (a builtin name)."""
+    cls = _error_class(type_name)
+    try:
+        return cls(type_name, message, where)
+    except Exception:  # noqa: BLE001 - a builtin with an unusual constructor
+        return LearnerError(type_name, message, where)
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with a marker when cut."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 15] + " ... (shortened)"
+
+
+def learner_location(tb: object, is_learner_file: Callable[[str], bool]) -> str | None:
+    """``"tokens.py, line 12"`` for the innermost traceback frame in learner code."""
+    import os
+    import traceback
+
+    where = None
+    for frame in traceback.extract_tb(tb):  # type: ignore[arg-type]
+        if is_learner_file(frame.filename):
+            where = f"{os.path.basename(frame.filename)}, line {frame.lineno}"
+    return where

@@ -1,0 +1,86 @@
+"""Checks, their registries, deterministic randomness and the one way to run a check."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+
+from .errors import CallFailed, CheckFailed, LearnerError, NotImplementedYet
+from .subject import Subject
+
+CheckFunction = Callable[[Subject, torch.Generator], None]
+Status = Literal["passed", "failed", "not_implemented"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of one step. ``title`` is what the learner reads; ``weight`` its share."""
+
+    step: str
+    name: str
+    title: str
+    function: CheckFunction = field(repr=False)
+    weight: float = 1.0
+
+
+class CheckRegistry:
+    """Checks in registration order, grouped by step."""
+
+    def __init__(self) -> None:
+        self._checks: dict[str, list[Check]] = {}
+
+    def check(self, step: str, title: str, *, weight: float = 1.0) -> Callable[[CheckFunction], CheckFunction]:
+        """Decorator: register ``function`` as a check of ``step``."""
+
+        def register(function: CheckFunction) -> CheckFunction:
+            checks = self._checks.setdefault(step, [])
+            if any(c.name == function.__name__ for c in checks):
+                raise ValueError(f"duplicate check {step}.{function.__name__}")
+            checks.append(Check(step, function.__name__, title, function, weight))
+            return function
+
+        return register
+
+    def for_step(self, step: str) -> list[Check]:
+        return list(self._checks.get(step, []))
+
+    def steps(self) -> list[str]:
+        return list(self._checks)
+
+    def all(self) -> list[Check]:
+        return [c for checks in self._checks.values() for c in checks]
+
+
+def check_rng(seed: int, step: str, name: str) -> torch.Generator:
+    """A generator for one check, fixed by (seed, step, check name) and independent of order."""
+    digest = hashlib.sha256(f"{seed}:{step}:{name}".encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & (2**63 - 1))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    message: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+def run_check(check: Check, subject: Subject, seed: int) -> Outcome:
+    """Run one check; every way learner code can fail becomes an `Outcome` with a message."""
+    try:
+        check.function(subject, check_rng(seed, check.step, check.name))
+    except NotImplementedYet as error:
+        return Outcome("not_implemented", error.describe())
+    except CheckFailed as failure:
+        return Outcome("failed", str(failure))
+    except LearnerError as error:
+        return Outcome("failed", error.describe())
+    except CallFailed as failure:
+        return Outcome("failed", str(failure))
+    return Outcome("passed")

@@ -1,0 +1,285 @@
+"""The learner's code as checks see it: plain data and handles.
+
+A check never touches learner objects directly. It calls ``subject.<api name>(...)`` and gets
+plain data back (see `selfcheck.plain`) or a `Handle` for anything else (a module, a cache, a
+bound method). `LocalSubject` runs the code in this process; the grader's `RemoteSubject`
+runs it in a sandboxed child process. Both record, for every call, whether the call changed
+a tensor argument in place (`Subject.last_call`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import types
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from .errors import CheckFailed, LearnerError, learner_error, learner_location
+from .plain import plain_tensor, qualified_name, to_plain
+
+MODULE_CLASS = "torch.nn.modules.module.Module"
+
+
+@dataclass
+class CallRecord:
+    """What the last call into learner code did to its arguments."""
+
+    label: str
+    modified_args: tuple[str, ...] = ()
+
+
+class Handle:
+    """A learner object that is not plain data. Call it, read attributes, take ``len()``.
+
+    ``type_name`` is the class name (of the object, or of the class itself when the object is
+    a class); ``mro_names`` are qualified names of that class's MRO; ``is_class`` tells which.
+    """
+
+    def __init__(
+        self, subject: Subject, label: str, type_name: str, mro_names: tuple[str, ...], is_class: bool
+    ) -> None:
+        self._h_subject = subject
+        self._h_label = label
+        self.type_name = type_name
+        self.mro_names = mro_names
+        self.is_class = is_class
+
+    # -- the operations a backend implements ---------------------------------------------
+    def _h_call(self, args: tuple, kwargs: dict) -> Any:
+        raise NotImplementedError
+
+    def _h_getattr(self, name: str) -> Any:
+        raise NotImplementedError
+
+    def _h_len(self) -> int:
+        raise NotImplementedError
+
+    def _h_tensors(self, kind: str) -> dict[str, torch.Tensor]:
+        """``named_parameters()`` (kind ``"parameters"``) or ``named_buffers()`` of a module."""
+        raise NotImplementedError
+
+    # -- Python protocol -------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._h_call(args, kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name.startswith("_h_"):
+            raise AttributeError(name)
+        return self._h_getattr(name)
+
+    def __len__(self) -> int:
+        return self._h_len()
+
+    def __repr__(self) -> str:
+        return f"<learner {self.type_name} {'class' if self.is_class else 'object'}>"
+
+    def is_a(self, qualified: str) -> bool:
+        """True when the object (or class) has ``qualified`` in its MRO."""
+        return qualified in self.mro_names
+
+    def has_base_named(self, name: str) -> bool:
+        """True when a class named ``name`` (any module) is in the MRO."""
+        return any(q.rsplit(".", 1)[-1] == name for q in self.mro_names)
+
+
+def is_module(value: Any) -> bool:
+    """True for a handle of an ``nn.Module`` instance (not the class)."""
+    return isinstance(value, Handle) and not value.is_class and value.is_a(MODULE_CLASS)
+
+
+def parameters(module: Any) -> dict[str, torch.Tensor]:
+    """``dict(module.named_parameters())`` as plain tensors; fails the check for a non-module."""
+    return _module_tensors(module, "parameters")
+
+
+def buffers(module: Any) -> dict[str, torch.Tensor]:
+    """``dict(module.named_buffers())`` as plain tensors; fails the check for a non-module."""
+    return _module_tensors(module, "buffers")
+
+
+def _module_tensors(module: Any, kind: str) -> dict[str, torch.Tensor]:
+    if not is_module(module):
+        raise CheckFailed(f"expected an nn.Module instance, got {describe_value(module)}")
+    return module._h_tensors(kind)
+
+
+def describe_value(value: Any) -> str:
+    """A short description of a plain value or handle, for messages (no values shown)."""
+    if isinstance(value, Handle):
+        return f"a {value.type_name} {'class' if value.is_class else 'object'}"
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype}"
+    if value is None:
+        return "None"
+    return f"a {type(value).__name__}"
+
+
+class Subject:
+    """The learner's code for one step. ``subject.<api name>`` is a handle to that object."""
+
+    def __init__(self, step: str, origin: str) -> None:
+        self.step = step
+        self.origin = origin  # "attention/tokens.py" or "the notebook"
+        self.last_call: CallRecord | None = None
+        self._api_handles: dict[str, Handle] = {}
+
+    def _lookup_api(self, name: str) -> Handle | None:
+        raise NotImplementedError
+
+    def __getattr__(self, name: str) -> Handle:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._api_handles:
+            handle = self._lookup_api(name)
+            if handle is None:
+                raise CheckFailed(f"{self.origin} does not define `{name}`")
+            self._api_handles[name] = handle
+        return self._api_handles[name]
+
+
+# ---------------------------------------------------------------------------------------
+# In-process backend
+# ---------------------------------------------------------------------------------------
+
+_SELFCHECK_DIR = os.path.dirname(os.path.abspath(__file__))
+_LIBRARY_DIRS = tuple(
+    os.path.realpath(p)
+    for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.__file__)}
+)
+
+
+def is_local_learner_file(filename: str) -> bool:
+    """Learner code in this process: not the checks, not the standard library or site-packages."""
+    if filename.startswith("<frozen") or filename.startswith("<string"):
+        return False
+    path = os.path.realpath(filename)
+    if path.startswith(_SELFCHECK_DIR) or "site-packages" in path:
+        return False
+    return not path.startswith(_LIBRARY_DIRS) or "ipykernel" in path
+
+
+class LocalHandle(Handle):
+    """A handle to an object that lives in this process."""
+
+    def __init__(self, subject: Subject, obj: Any, label: str) -> None:
+        cls = obj if isinstance(obj, type) else type(obj)
+        super().__init__(
+            subject,
+            label,
+            type_name=cls.__name__,
+            mro_names=tuple(qualified_name(c) for c in type.mro(cls)),
+            is_class=isinstance(obj, type),
+        )
+        self._h_obj = obj
+
+    def _h_wrap(self, value: Any, label: str) -> Any:
+        return to_plain(value, lambda obj: LocalHandle(self._h_subject, obj, label))
+
+    def _h_call(self, args: tuple, kwargs: dict) -> Any:
+        label = self._h_label if self.is_class or not is_module(self) else f"{self._h_label}.forward"
+        real_args = tuple(_unwrap(a) for a in args)
+        real_kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
+        before = list(_tensors_in(real_args, real_kwargs))
+        snapshots = [t.detach().clone() for _, t in before]
+        try:
+            result = self._h_obj(*real_args, **real_kwargs)
+        except (KeyboardInterrupt, CheckFailed):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - any learner exception becomes data
+            raise _local_error(exc, label) from exc
+        modified = tuple(name for (name, t), snap in zip(before, snapshots) if not _same(t, snap))
+        self._h_subject.last_call = CallRecord(label, modified)
+        result_label = self.type_name if self.is_class else label
+        return self._h_wrap(result, result_label)
+
+    def _h_getattr(self, name: str) -> Any:
+        try:
+            value = getattr(self._h_obj, name)
+        except AttributeError:
+            raise CheckFailed(f"{self.type_name} has no attribute `{name}`") from None
+        except BaseException as exc:  # noqa: BLE001 - a property that raises
+            raise _local_error(exc, f"{self.type_name}.{name}") from exc
+        return self._h_wrap(value, f"{self.type_name}.{name}")
+
+    def _h_len(self) -> int:
+        try:
+            return int.__index__(len(self._h_obj))
+        except TypeError as exc:
+            raise CheckFailed(f"len() of a {self.type_name} failed: {exc}") from None
+        except BaseException as exc:  # noqa: BLE001
+            raise _local_error(exc, f"len({self.type_name})") from exc
+
+    def _h_tensors(self, kind: str) -> dict[str, torch.Tensor]:
+        named = nn.Module.named_parameters if kind == "parameters" else nn.Module.named_buffers
+        return {name: plain_tensor(t) for name, t in named(self._h_obj)}
+
+
+class LocalSubject(Subject):
+    """Learner code in this process: a module's namespace or a notebook's globals."""
+
+    def __init__(self, step: str, namespace: Mapping[str, Any], origin: str) -> None:
+        super().__init__(step, origin)
+        self._namespace = namespace
+
+    @classmethod
+    def from_module(cls, step: str, module: types.ModuleType) -> LocalSubject:
+        filename = os.path.basename(getattr(module, "__file__", "") or f"{step}.py")
+        return cls(step, vars(module), f"attention/{filename}")
+
+    def _lookup_api(self, name: str) -> Handle | None:
+        if name not in self._namespace:
+            return None
+        return LocalHandle(self, self._namespace[name], name)
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, LocalHandle):
+        return value._h_obj
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_unwrap(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    return value
+
+
+def _tensors_in(args: tuple, kwargs: dict) -> Iterator[tuple[str, torch.Tensor]]:
+    """(description, tensor) for every tensor among the arguments, nested lists included."""
+
+    def walk(value: Any, name: str) -> Iterator[tuple[str, torch.Tensor]]:
+        if isinstance(value, torch.Tensor):
+            yield name, value
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                yield from walk(item, name)
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from walk(item, name)
+
+    for index, arg in enumerate(args, start=1):
+        yield from walk(arg, f"argument {index}")
+    for key, arg in kwargs.items():
+        yield from walk(arg, f"argument `{key}`")
+
+
+def _same(tensor: torch.Tensor, snapshot: torch.Tensor) -> bool:
+    """Same shape, dtype and values (NaN counts as equal to NaN)."""
+    current = tensor.detach()
+    if current.shape != snapshot.shape or current.dtype != snapshot.dtype:
+        return False
+    if current.is_floating_point():
+        return bool(((current == snapshot) | (current.isnan() & snapshot.isnan())).all())
+    return bool(torch.equal(current, snapshot))
+
+
+def _local_error(exc: BaseException, label: str) -> LearnerError:
+    error = learner_error(type(exc).__name__, str(exc), learner_location(exc.__traceback__, is_local_learner_file))
+    error.api_name = label
+    return error
+
