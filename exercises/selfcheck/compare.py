@@ -37,7 +37,8 @@ def expect_tensor(
     if returned_type is not None:
         raise CheckFailed(f"{what} should be a plain torch.Tensor, not a {returned_type}")
     if shape is not None and tuple(value.shape) != tuple(shape):
-        raise CheckFailed(f"{what} has shape {tuple(value.shape)}, expected {tuple(shape)}" + _shape_hint(value.shape, shape))
+        hint = _shape_hint(value.shape, shape)
+        raise CheckFailed(f"{what} has shape {tuple(value.shape)}, expected {tuple(shape)}{hint}")
     if dtype == "floating":
         if not value.is_floating_point():
             raise CheckFailed(f"{what} has dtype {value.dtype}, expected a floating dtype")

@@ -94,7 +94,8 @@ def to_plain(value: Any, make_handle: Callable[[Any], Any], _budget: list[int] |
     if isinstance(value, torch.Size):
         return tuple(int.__index__(v) for v in tuple.__iter__(value))
     if isinstance(value, (list, tuple)):
-        items = [to_plain(v, make_handle, budget) for v in (list.__iter__(value) if isinstance(value, list) else tuple.__iter__(value))]
+        iterate = list.__iter__ if isinstance(value, list) else tuple.__iter__
+        items = [to_plain(v, make_handle, budget) for v in iterate(value)]
         return items if isinstance(value, list) else tuple(items)
     if isinstance(value, dict):
         return {to_plain(k, make_handle, budget): to_plain(v, make_handle, budget) for k, v in dict.items(value)}

@@ -192,7 +192,7 @@ class LocalHandle(Handle):
             raise
         except BaseException as exc:  # noqa: BLE001 - any learner exception becomes data
             raise _local_error(exc, label) from exc
-        modified = tuple(name for (name, t), snap in zip(before, snapshots) if not _same(t, snap))
+        modified = tuple(name for (name, t), snap in zip(before, snapshots, strict=True) if not _same(t, snap))
         self._h_subject.last_call = CallRecord(label, modified)
         result_label = self.type_name if self.is_class else label
         return self._h_wrap(result, result_label)
