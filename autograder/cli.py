@@ -1,0 +1,51 @@
+"""Command line: ``python -m autograder <command>``.
+
+Each command lives in its own module with ``add_arguments(parser)`` and ``run(args) -> int``;
+the module is imported only when its command runs, so ``grade`` never pays for nbformat.
+Errors the user can fix (a bad path, an invalid ``course.yml``) print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = {
+    "grade": ("autograder.grading.cli", "grade submissions in the sandbox (default: the bundled samples)"),
+    "release": ("autograder.release", "regenerate exercises/ (stubs, steps table, notebooks) from solutions/"),
+    "check-course": ("autograder.course_cli", "validate course.yml and print the step table"),
+    "bench": ("autograder.bench", "measure grading speed against a bare `import torch`"),
+    "export": ("autograder.export", "build a Gradescope autograder or a GitHub Classroom template"),
+}
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    modules = {}
+    argv = sys.argv[1:] if argv is None else argv
+    wanted = next((a for a in argv if not a.startswith("-")), None)
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        if name == wanted:  # only the chosen command's module is imported
+            modules[name] = importlib.import_module(module_name)
+            modules[name].add_arguments(sub)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from .course import CourseError
+
+    try:
+        return int(modules[args.command].run(args) or 0)
+    except (UsageError, CourseError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
