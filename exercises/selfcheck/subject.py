@@ -131,6 +131,14 @@ class Subject:
     def _lookup_api(self, name: str) -> Handle | None:
         raise NotImplementedError
 
+    def manual_seed(self, seed: int) -> None:
+        """``torch.manual_seed(seed)`` in the process where the learner code runs.
+
+        Use it right before constructing a learner module whose parameter draws a check
+        compares: ``subject.manual_seed(123); attn = subject.SelfAttention(3, 2, 4)``.
+        """
+        raise NotImplementedError
+
     def __getattr__(self, name: str) -> Handle:
         if name.startswith("_"):
             raise AttributeError(name)
@@ -230,6 +238,9 @@ class LocalSubject(Subject):
     def from_module(cls, step: str, module: types.ModuleType) -> LocalSubject:
         filename = os.path.basename(getattr(module, "__file__", "") or f"{step}.py")
         return cls(step, vars(module), f"attention/{filename}")
+
+    def manual_seed(self, seed: int) -> None:
+        torch.manual_seed(seed)
 
     def _lookup_api(self, name: str) -> Handle | None:
         if name not in self._namespace:
