@@ -14,7 +14,7 @@ it really holds. Anything else becomes a handle, made by the caller's ``make_han
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -121,3 +121,34 @@ def _numpy_scalar(value: Any) -> Any:
         result = float(value)
         return result if not math.isnan(result) else float("nan")
     return None
+
+
+# Whether a call changed its tensor arguments in place (used in-process and in the sandbox child)
+
+def tensors_in(args: tuple, kwargs: dict) -> Iterator[tuple[str, torch.Tensor]]:
+    """(description, tensor) for every tensor among the arguments, nested lists included."""
+
+    def walk(value: Any, name: str) -> Iterator[tuple[str, torch.Tensor]]:
+        if isinstance(value, torch.Tensor):
+            yield name, value
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                yield from walk(item, name)
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from walk(item, name)
+
+    for index, arg in enumerate(args, start=1):
+        yield from walk(arg, f"argument {index}")
+    for key, arg in kwargs.items():
+        yield from walk(arg, f"argument `{key}`")
+
+
+def same_tensor(tensor: torch.Tensor, snapshot: torch.Tensor) -> bool:
+    """Same shape, dtype and values (NaN counts as equal to NaN)."""
+    current = tensor.detach()
+    if current.shape != snapshot.shape or current.dtype != snapshot.dtype:
+        return False
+    if current.is_floating_point():
+        return bool(((current == snapshot) | (current.isnan() & snapshot.isnan())).all())
+    return bool(torch.equal(current, snapshot))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .errors import CheckFailed, LearnerError, learner_error, learner_location
-from .plain import plain_tensor, qualified_name, to_plain
+from .plain import plain_tensor, qualified_name, same_tensor, tensors_in, to_plain
 
 MODULE_CLASS = "torch.nn.modules.module.Module"
 
@@ -192,7 +192,7 @@ class LocalHandle(Handle):
         label = self._h_label if self.is_class or not is_module(self) else f"{self._h_label}.forward"
         real_args = tuple(_unwrap(a) for a in args)
         real_kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
-        before = list(_tensors_in(real_args, real_kwargs))
+        before = list(tensors_in(real_args, real_kwargs))
         snapshots = [t.detach().clone() for _, t in before]
         try:
             result = self._h_obj(*real_args, **real_kwargs)
@@ -200,7 +200,7 @@ class LocalHandle(Handle):
             raise
         except BaseException as exc:  # noqa: BLE001 - any learner exception becomes data
             raise _local_error(exc, label) from exc
-        modified = tuple(name for (name, t), snap in zip(before, snapshots, strict=True) if not _same(t, snap))
+        modified = tuple(name for (name, t), snap in zip(before, snapshots, strict=True) if not same_tensor(t, snap))
         self._h_subject.last_call = CallRecord(label, modified)
         result_label = self.type_name if self.is_class else label
         return self._h_wrap(result, result_label)
@@ -258,35 +258,6 @@ def _unwrap(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _unwrap(v) for k, v in value.items()}
     return value
-
-
-def _tensors_in(args: tuple, kwargs: dict) -> Iterator[tuple[str, torch.Tensor]]:
-    """(description, tensor) for every tensor among the arguments, nested lists included."""
-
-    def walk(value: Any, name: str) -> Iterator[tuple[str, torch.Tensor]]:
-        if isinstance(value, torch.Tensor):
-            yield name, value
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                yield from walk(item, name)
-        elif isinstance(value, dict):
-            for item in value.values():
-                yield from walk(item, name)
-
-    for index, arg in enumerate(args, start=1):
-        yield from walk(arg, f"argument {index}")
-    for key, arg in kwargs.items():
-        yield from walk(arg, f"argument `{key}`")
-
-
-def _same(tensor: torch.Tensor, snapshot: torch.Tensor) -> bool:
-    """Same shape, dtype and values (NaN counts as equal to NaN)."""
-    current = tensor.detach()
-    if current.shape != snapshot.shape or current.dtype != snapshot.dtype:
-        return False
-    if current.is_floating_point():
-        return bool(((current == snapshot) | (current.isnan() & snapshot.isnan())).all())
-    return bool(torch.equal(current, snapshot))
 
 
 def _local_error(exc: BaseException, label: str) -> LearnerError:

@@ -1,0 +1,263 @@
+"""What runs inside the sandboxed child, after `isolation.confine`.
+
+1. The forbidden-API guard wraps torch's attention shortcuts and notes every call made
+   directly from learner code (calls from the grader's stand-ins are not the learner's).
+2. The import router builds the ``attention`` package without running the learner's
+   ``__init__.py``: the step under test and any helper modules come from the learner's
+   files; the modules of earlier steps are stand-ins from `autograder.reference`.
+3. The call server answers the grader's requests (look up an API, call, read an attribute,
+   ``len``, a module's parameters, seed the RNG) with plain data and handles.
+
+Nothing here compares results or knows the expected values; that is the parent's job.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+import types
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from selfcheck.errors import learner_location
+from selfcheck.plain import qualified_name, same_tensor, tensors_in, to_plain
+
+from .wire import WireError, decode_value, encode_value, recv_message, send_message
+
+FORBIDDEN = {
+    "scaled_dot_product_attention": "torch.nn.functional.scaled_dot_product_attention",
+    "MultiheadAttention": "torch.nn.MultiheadAttention",
+    "multi_head_attention_forward": "torch.nn.functional.multi_head_attention_forward",
+}
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """Which learner module to serve, and the stand-ins for the earlier steps."""
+
+    package_dir: str
+    module: str
+    standins: dict[str, tuple[str, ...]]  # module name -> api names, for earlier steps
+    step_ids: dict[str, str]  # module name -> step id (for stand-ins)
+
+
+class ForbiddenGuard:
+    """Records calls to forbidden torch APIs made directly from learner files."""
+
+    def __init__(self, learner_dir: str) -> None:
+        self.learner_dir = os.path.realpath(learner_dir) + os.sep
+        self.used: set[str] = set()
+
+    def from_learner(self, depth: int = 2) -> bool:
+        filename = sys._getframe(depth).f_code.co_filename
+        return os.path.realpath(filename).startswith(self.learner_dir)
+
+    def install(self) -> None:
+        import torch.nn.functional as functional
+
+        guard = self
+        for owner in (functional, torch._C._nn):
+            for attribute in ("scaled_dot_product_attention", "multi_head_attention_forward"):
+                original = getattr(owner, attribute, None)
+                if original is not None:
+                    setattr(owner, attribute, self._wrap(original, FORBIDDEN[attribute]))
+
+        base = nn.MultiheadAttention
+
+        class GuardedMultiheadAttention(base):  # type: ignore[valid-type, misc]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                if guard.from_learner():
+                    guard.used.add(FORBIDDEN["MultiheadAttention"])
+                super().__init__(*args, **kwargs)
+
+        GuardedMultiheadAttention.__name__ = GuardedMultiheadAttention.__qualname__ = "MultiheadAttention"
+        nn.MultiheadAttention = GuardedMultiheadAttention
+        nn.modules.activation.MultiheadAttention = GuardedMultiheadAttention
+
+    def _wrap(self, original: Any, name: str) -> Any:
+        guard = self
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if guard.from_learner():
+                guard.used.add(name)
+            return original(*args, **kwargs)
+
+        guarded.__name__ = getattr(original, "__name__", "guarded")
+        guarded.__doc__ = getattr(original, "__doc__", None)
+        return guarded
+
+    def take(self) -> list[str]:
+        used, self.used = sorted(self.used), set()
+        return used
+
+
+def build_package(plan: StepPlan, standin_namespace: Any) -> types.ModuleType:
+    """Register ``attention`` (learner files, without its ``__init__``) and the stand-ins."""
+    for name in [n for n in sys.modules if n == "attention" or n.startswith("attention.")]:
+        del sys.modules[name]
+    package = types.ModuleType("attention", "The learner's package (its __init__.py is not run by the grader).")
+    package.__path__ = [plan.package_dir]
+    package.__package__ = "attention"
+    sys.modules["attention"] = package
+    for module_name, api in plan.standins.items():
+        standin = types.ModuleType(f"attention.{module_name}", f"Grader stand-in for step {module_name}.")
+        standin.__dict__.update(standin_namespace(plan.step_ids[module_name], api))
+        sys.modules[standin.__name__] = standin
+        setattr(package, module_name, standin)
+    return package
+
+
+class CallServer:
+    """Answers the grader's requests about one learner module."""
+
+    def __init__(self, conn: Any, plan: StepPlan, guard: ForbiddenGuard) -> None:
+        self.conn = conn
+        self.plan = plan
+        self.guard = guard
+        self.objects: dict[int, Any] = {}
+        self.module: types.ModuleType | None = None
+        self.learner_dir = os.path.realpath(plan.package_dir) + os.sep
+
+    # -- handles --------------------------------------------------------------------------
+    def describe(self, obj: Any) -> dict:
+        if not isinstance(obj, _Opaque):
+            raise TypeError(f"cannot send a {type(obj).__name__}")
+        value = obj.value
+        key = len(self.objects) + 1
+        self.objects[key] = value
+        cls = value if isinstance(value, type) else type(value)
+        try:
+            mro = [qualified_name(c) for c in type.mro(cls)]
+        except TypeError:
+            mro = [qualified_name(cls)]
+        return {"$": "handle", "id": key, "type_name": getattr(cls, "__name__", "?"), "mro": mro,
+                "is_class": isinstance(value, type)}
+
+    def resolve(self, data: dict) -> Any:
+        if data.get("$") != "ref" or data.get("id") not in self.objects:
+            raise WireError("unknown object reference")
+        return self.objects[data["id"]]
+
+    def reply_value(self, value: Any, extra: dict | None = None) -> None:
+        tensors: dict[str, torch.Tensor] = {}
+        plain = to_plain(value, _Opaque)
+        header = {"ok": True, "value": encode_value(plain, tensors, self.describe), "forbidden": self.guard.take()}
+        header.update(extra or {})
+        send_message(self.conn, header, tensors)
+
+    def reply_error(self, exc: BaseException) -> None:
+        send_message(self.conn, {"ok": False, "error": self.error_data(exc), "forbidden": self.guard.take()})
+
+    def error_data(self, exc: BaseException) -> dict:
+        try:
+            message = str(exc)
+        except BaseException:  # noqa: BLE001 - a learner __str__ that raises
+            message = "(the exception's message could not be shown)"
+        where = learner_location(exc.__traceback__, self.is_learner_file)
+        if isinstance(exc, SyntaxError) and exc.filename and self.is_learner_file(exc.filename):
+            where = f"{os.path.basename(exc.filename)}, line {exc.lineno}"
+            message = exc.msg or message
+        return {"type": type(exc).__name__, "message": message[:2000], "where": where}
+
+    def is_learner_file(self, filename: str) -> bool:
+        return os.path.realpath(filename).startswith(self.learner_dir)
+
+    # -- requests ---------------------------------------------------------------------------
+    def import_step(self) -> None:
+        try:
+            self.module = __import__(f"attention.{self.plan.module}", fromlist=["_"])
+        except BaseException as exc:  # noqa: BLE001 - learner code at import time
+            send_message(self.conn, {"ready": False, "error": self.error_data(exc), "forbidden": self.guard.take()})
+            return
+        send_message(self.conn, {"ready": True, "forbidden": self.guard.take()})
+
+    def serve(self) -> None:
+        while True:
+            try:
+                request, tensors = recv_message(self.conn)
+            except WireError:
+                return
+            op = request.get("op")
+            if op == "bye":
+                return
+            try:
+                self.handle(op, request, tensors)
+            except WireError:
+                return
+
+    def handle(self, op: str, request: dict, tensors: dict[str, torch.Tensor]) -> None:
+        if op == "api":
+            name = request["name"]
+            if self.module is None or not hasattr(self.module, name):
+                send_message(self.conn, {"ok": True, "missing": True, "forbidden": []})
+                return
+            self.reply_value(_Opaque(getattr(self.module, name)))
+            return
+        if op == "seed":
+            torch.manual_seed(int(request["seed"]))
+            self.reply_value(None)
+            return
+        target = self.resolve({"$": "ref", "id": request.get("id")})
+        try:
+            if op == "call":
+                args = decode_value(request.get("args", []), tensors, self.resolve)
+                kwargs = decode_value(request.get("kwargs", {"$": "dict", "items": []}), tensors, self.resolve)
+                watched = list(tensors_in(tuple(args), kwargs))
+                snapshots = [t.detach().clone() for _, t in watched]
+                result = target(*args, **kwargs)
+                modified = [name for (name, t), snap in zip(watched, snapshots, strict=True)
+                            if not same_tensor(t, snap)]
+                self.reply_value(result, {"modified": modified})
+            elif op == "getattr":
+                name = str(request["name"])
+                if not hasattr(target, name):
+                    send_message(self.conn, {"ok": True, "missing": True, "forbidden": self.guard.take()})
+                    return
+                self.reply_value(getattr(target, name))
+            elif op == "len":
+                self.reply_value(int.__index__(len(target)))
+            elif op in ("parameters", "buffers"):
+                named = nn.Module.named_parameters if op == "parameters" else nn.Module.named_buffers
+                self.reply_value({name: t for name, t in named(target)})
+            else:
+                raise WireError(f"unknown request {op!r}")
+        except WireError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - learner code raised (SystemExit included)
+            self.reply_error(exc)
+
+
+class _Opaque:
+    """Marks a learner object that must travel as a handle."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def run_child(conn: Any, plan: StepPlan) -> None:
+    """Entry point in the child after confinement: guard, import, serve; never returns."""
+    from autograder.reference import standin_namespace
+
+    status = 0
+    try:
+        guard = ForbiddenGuard(plan.package_dir)
+        guard.install()
+        build_package(plan, standin_namespace)
+        server = CallServer(conn, plan, guard)
+        server.import_step()
+        if server.module is not None:
+            server.serve()
+    except BaseException:  # noqa: BLE001 - report and exit; the parent sees the closed socket
+        status = 70
+        try:
+            traceback.print_exc()
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        os._exit(status)

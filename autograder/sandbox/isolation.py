@@ -1,0 +1,255 @@
+"""Confine the current (freshly forked) process before it runs learner code.
+
+Layers, each applied when this machine allows it and reported by name:
+
+- ``session``: a new session and process group, so the whole group can be killed;
+- ``rlimits``: address space, CPU seconds, file size (caps printed output), open files,
+  processes, no core dumps;
+- ``mount``: a private mount namespace in which the repository's grader files, the output
+  folder and other submissions are covered by empty read-only tmpfs mounts;
+- ``network``: an empty network namespace (no network at all);
+- ``uid``: when the grader runs as root, an unprivileged uid/gid with no supplementary groups;
+  otherwise an unprivileged user namespace supplies the mount and network layers;
+- ``no_new_privs``: setuid binaries cannot raise privileges.
+
+Process-tree cleanup after a child is done lives here too (`kill_tree`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import resource
+import signal
+from dataclasses import dataclass, field
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """What to apply to one child."""
+
+    memory_bytes: int
+    cpu_seconds: int
+    output_bytes: int
+    uid: int | None = None  # drop to this uid/gid (only when running as root)
+    hidden_paths: tuple[str, ...] = ()
+    max_processes: int = 64
+    max_open_files: int = 256
+    layers: list[str] = field(default_factory=list)
+
+
+def prctl(option: int, value: int) -> bool:
+    return _libc.prctl(option, value, 0, 0, 0) == 0
+
+
+def set_child_subreaper() -> bool:
+    """Orphaned descendants of this process are re-parented to it (so they can be found)."""
+    return prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def make_undumpable() -> bool:
+    """Other processes of the same uid cannot ptrace this one or read its memory."""
+    return prctl(PR_SET_DUMPABLE, 0)
+
+
+def confine(settings: Confinement) -> list[str]:
+    """Apply every available layer to this process; return the names of those applied."""
+    layers: list[str] = []
+    os.setsid()
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    layers.append("session")
+    is_root = os.geteuid() == 0
+    if is_root:
+        if _unshare(CLONE_NEWNS | CLONE_NEWNET):
+            layers.append("network")
+            if _hide(settings.hidden_paths):
+                layers.append("mount")
+        _drop_privileges(settings.uid if settings.uid is not None else 65534)
+        layers.append("uid")
+    else:
+        uid, gid = os.getuid(), os.getgid()
+        if _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET) and _map_user(uid, gid):
+            layers.append("network")
+            if _hide(settings.hidden_paths):
+                layers.append("mount")
+    if prctl(PR_SET_NO_NEW_PRIVS, 1):
+        layers.append("no_new_privs")
+    _set_limits(settings, count_processes=not is_root)
+    layers.append("rlimits")
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writing past the output cap fails with EFBIG
+    return layers
+
+
+def _unshare(flags: int) -> bool:
+    return _libc.unshare(flags) == 0
+
+
+def _map_user(uid: int, gid: int) -> bool:
+    try:
+        with open("/proc/self/setgroups", "w") as handle:
+            handle.write("deny")
+        with open("/proc/self/uid_map", "w") as handle:
+            handle.write(f"{uid} {uid} 1")
+        with open("/proc/self/gid_map", "w") as handle:
+            handle.write(f"{gid} {gid} 1")
+    except OSError:
+        return False
+    return True
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> bool:
+    return _libc.mount(
+        source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
+        data.encode() if data else None,
+    ) == 0
+
+
+def _hide(paths: tuple[str, ...]) -> bool:
+    """Cover each existing path with an empty read-only tmpfs (directories) or /dev/null (files)."""
+    if not _mount("none", "/", None, MS_REC | MS_PRIVATE, None):
+        return False
+    hidden_all = True
+    for path in paths:
+        if os.path.isdir(path):
+            ok = _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")
+        elif os.path.exists(path):
+            ok = _mount("/dev/null", path, None, 0x1000, None)  # MS_BIND
+        else:
+            continue
+        hidden_all = hidden_all and ok
+    return hidden_all
+
+
+def _drop_privileges(uid: int) -> None:
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if os.getuid() == 0 or os.geteuid() == 0:  # pragma: no cover - would be a kernel bug
+        raise RuntimeError("could not drop root privileges")
+
+
+def _set_limits(settings: Confinement, *, count_processes: bool) -> None:
+    size = _address_space_size()
+    resource.setrlimit(resource.RLIMIT_AS, (size + settings.memory_bytes, size + settings.memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (settings.cpu_seconds, settings.cpu_seconds + 2))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (settings.output_bytes, settings.output_bytes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    limit = settings.max_open_files if hard == resource.RLIM_INFINITY else min(settings.max_open_files, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+    processes = settings.max_processes
+    if count_processes:  # RLIMIT_NPROC counts every process of this uid, the grader's included
+        processes += len(user_processes(os.getuid()))
+    resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+
+
+def _address_space_size() -> int:
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[0])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+# ---------------------------------------------------------------------------------------
+# Process-tree cleanup (runs in the zygote, which is a child subreaper)
+# ---------------------------------------------------------------------------------------
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()  # fields after "(comm)": state, ppid, pgrp, session...
+
+
+def user_processes(uid: int) -> list[int]:
+    """Pids of the processes whose real uid is ``uid``."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    pids.append(int(entry))
+            except OSError:
+                continue
+    return pids
+
+
+def children_of(parent: int) -> list[int]:
+    """Pids whose parent is ``parent``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat_fields(int(entry))
+            if fields is not None and int(fields[1]) == parent:
+                found.append(int(entry))
+    return found
+
+
+def kill_uid(uid: int) -> None:
+    """Kill every process of ``uid`` (the grader must be root): a helper takes that uid and kills all."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setresuid(uid, uid, uid)
+            for _ in range(3):
+                os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def kill_tree(leader: int, *, uid: int | None, keep: set[int]) -> None:
+    """Kill ``leader``'s process group, every process of ``uid``, and this process's orphans not in ``keep``."""
+    try:
+        os.killpg(leader, signal.SIGKILL)
+    except OSError:
+        pass
+    if uid is not None and os.geteuid() == 0:
+        kill_uid(uid)
+    for _ in range(5):  # orphans re-parented to us (we are a subreaper); repeat: they may fork
+        strays = [pid for pid in children_of(os.getpid()) if pid not in keep]
+        if not strays:
+            break
+        for pid in strays:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        reap()
+
+
+def reap() -> list[tuple[int, int]]:
+    """Collect every exited child without blocking; returns (pid, status) pairs."""
+    reaped = []
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+        reaped.append((pid, status))
+    return reaped
