@@ -114,8 +114,9 @@ def build_package(plan: StepPlan, standin_namespace: Any) -> types.ModuleType:
 class CallServer:
     """Answers the grader's requests about one learner module."""
 
-    def __init__(self, conn: Any, plan: StepPlan, guard: ForbiddenGuard) -> None:
+    def __init__(self, conn: Any, plan: StepPlan, guard: ForbiddenGuard, isolation: list[str]) -> None:
         self.conn = conn
+        self.isolation = isolation
         self.plan = plan
         self.guard = guard
         self.objects: dict[int, Any] = {}
@@ -171,9 +172,10 @@ class CallServer:
         try:
             self.module = __import__(f"attention.{self.plan.module}", fromlist=["_"])
         except BaseException as exc:  # noqa: BLE001 - learner code at import time
-            send_message(self.conn, {"ready": False, "error": self.error_data(exc), "forbidden": self.guard.take()})
+            send_message(self.conn, {"ready": False, "error": self.error_data(exc), "forbidden": self.guard.take(),
+                                     "isolation": self.isolation})
             return
-        send_message(self.conn, {"ready": True, "forbidden": self.guard.take()})
+        send_message(self.conn, {"ready": True, "forbidden": self.guard.take(), "isolation": self.isolation})
 
     def serve(self) -> None:
         while True:
@@ -195,7 +197,8 @@ class CallServer:
             if self.module is None or not hasattr(self.module, name):
                 send_message(self.conn, {"ok": True, "missing": True, "forbidden": []})
                 return
-            self.reply_value(_Opaque(getattr(self.module, name)))
+            handle = self.describe(_Opaque(getattr(self.module, name)))  # always a handle, as in-process
+            send_message(self.conn, {"ok": True, "value": handle, "forbidden": self.guard.take()})
             return
         if op == "seed":
             torch.manual_seed(int(request["seed"]))
@@ -240,7 +243,7 @@ class _Opaque:
         self.value = value
 
 
-def run_child(conn: Any, plan: StepPlan) -> None:
+def run_child(conn: Any, plan: StepPlan, isolation: list[str]) -> None:
     """Entry point in the child after confinement: guard, import, serve; never returns."""
     from autograder.reference import standin_namespace
 
@@ -249,7 +252,7 @@ def run_child(conn: Any, plan: StepPlan) -> None:
         guard = ForbiddenGuard(plan.package_dir)
         guard.install()
         build_package(plan, standin_namespace)
-        server = CallServer(conn, plan, guard)
+        server = CallServer(conn, plan, guard, isolation)
         server.import_step()
         if server.module is not None:
             server.serve()

@@ -31,6 +31,9 @@ MS_RDONLY = 0x1
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
 MS_NOEXEC = 0x8
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_MOVE = 0x2000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
 PR_SET_PDEATHSIG = 1
@@ -50,6 +53,7 @@ class Confinement:
     output_bytes: int
     uid: int | None = None  # drop to this uid/gid (only when running as root)
     hidden_paths: tuple[str, ...] = ()
+    needed_paths: tuple[str, ...] = ()  # must stay readable after the uid drop (python, site-packages, workdir)
     max_processes: int = 64
     max_open_files: int = 256
     layers: list[str] = field(default_factory=list)
@@ -77,17 +81,21 @@ def confine(settings: Confinement) -> list[str]:
     layers.append("session")
     is_root = os.geteuid() == 0
     if is_root:
+        reachable = all(_first_blocked(path)[0] is None for path in settings.needed_paths)
         if _unshare(CLONE_NEWNS | CLONE_NEWNET):
             layers.append("network")
-            if _hide(settings.hidden_paths):
-                layers.append("mount")
-        _drop_privileges(settings.uid if settings.uid is not None else 65534)
-        layers.append("uid")
+            if _make_private() and _expose(settings.needed_paths):
+                reachable = True
+                if _hide(settings.hidden_paths):
+                    layers.append("mount")
+        if reachable:  # otherwise an unprivileged uid could not even import the standard library
+            _drop_privileges(settings.uid if settings.uid is not None else 65534)
+            layers.append("uid")
     else:
         uid, gid = os.getuid(), os.getgid()
         if _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET) and _map_user(uid, gid):
             layers.append("network")
-            if _hide(settings.hidden_paths):
+            if _make_private() and _hide(settings.hidden_paths):
                 layers.append("mount")
     if prctl(PR_SET_NO_NEW_PRIVS, 1):
         layers.append("no_new_privs")
@@ -121,16 +129,94 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
     ) == 0
 
 
+def _make_private() -> bool:
+    """Mounts made from now on stay in this process's mount namespace."""
+    return _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+
+
+def _first_blocked(path: str) -> tuple[str | None, str | None]:
+    """The first ancestor of ``path`` that other users cannot enter, and the entry below it."""
+    current = "/"
+    for part in os.path.abspath(path).split(os.sep)[1:]:
+        if not part:
+            continue
+        try:
+            if not os.stat(current).st_mode & 0o001:
+                return current, part
+        except OSError:
+            return None, None
+        current = os.path.join(current, part)
+    return None, None
+
+
+def _expose(paths: tuple[str, ...]) -> bool:
+    """Make every path reachable by any uid, in this mount namespace only.
+
+    An ancestor that others cannot enter (``/root`` is 0700 when Python lives in ``~/.pyenv``) is
+    covered by a tmpfs holding only the needed entries, each a bind mount of the original.
+    Everything else in that ancestor disappears from the child's view.
+    """
+    for _ in range(16):  # one blocked level per round
+        blocked: dict[str, set[str]] = {}
+        for path in paths:
+            ancestor, entry = _first_blocked(path)
+            if ancestor is not None and entry is not None:
+                blocked.setdefault(ancestor, set()).add(entry)
+        if not blocked:
+            return True
+        for ancestor, entries in blocked.items():
+            if not _reexpose(ancestor, sorted(entries)):
+                return False
+    return False
+
+
+def _reexpose(ancestor: str, entries: list[str]) -> bool:
+    import tempfile
+
+    stage = tempfile.mkdtemp(prefix=".autograder-stage-", dir="/tmp")
+    try:
+        for entry in entries:
+            original, staged = os.path.join(ancestor, entry), os.path.join(stage, entry)
+            if os.path.isdir(original):
+                os.mkdir(staged)
+            else:
+                open(staged, "w").close()
+            if not _mount(original, staged, None, MS_BIND | MS_REC, None):
+                return False
+        if not _mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k"):
+            return False
+        for entry in entries:
+            target, staged = os.path.join(ancestor, entry), os.path.join(stage, entry)
+            if os.path.isdir(staged):
+                os.mkdir(target)
+            else:
+                open(target, "w").close()
+            if not _mount(staged, target, None, MS_MOVE, None):
+                return False
+        return _mount("tmpfs", ancestor, "tmpfs", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=0755")
+    except OSError:
+        return False
+    finally:
+        for entry in entries:
+            staged = os.path.join(stage, entry)
+            try:
+                os.rmdir(staged) if os.path.isdir(staged) else os.unlink(staged)
+            except OSError:
+                pass
+        try:
+            os.rmdir(stage)
+        except OSError:
+            pass
+
+
 def _hide(paths: tuple[str, ...]) -> bool:
     """Cover each existing path with an empty read-only tmpfs (directories) or /dev/null (files)."""
-    if not _mount("none", "/", None, MS_REC | MS_PRIVATE, None):
-        return False
     hidden_all = True
     for path in paths:
         if os.path.isdir(path):
             ok = _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")
         elif os.path.exists(path):
-            ok = _mount("/dev/null", path, None, 0x1000, None)  # MS_BIND
+            ok = _mount("/dev/null", path, None, MS_BIND, None)
         else:
             continue
         hidden_all = hidden_all and ok

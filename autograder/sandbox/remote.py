@@ -1,0 +1,345 @@
+"""The trusted side of the sandbox: the zygote's client, step sessions, `RemoteSubject`.
+
+A `StepSession` is one confined child serving one learner module. Checks talk to it through a
+`RemoteSubject`, the same interface `selfcheck.LocalSubject` offers in-process: every call is a
+request with a deadline; results come back as plain data. When the child hangs, crashes or
+exits, the call raises `CallFailed` with a learner-facing message and the session is dead; the
+engine starts a fresh one for the next check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from selfcheck.errors import CallFailed, CheckFailed, learner_error
+from selfcheck.subject import CallRecord, Handle, Subject
+
+from .wire import WireError, WireTimeout, decode_value, encode_value, recv_message, send_message
+
+STARTUP_SECONDS = 120.0
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself failed (not the learner's code): the grader cannot run."""
+
+
+class Zygote:
+    """Client of the warm worker process; thread-safe; restarts the worker if it died."""
+
+    def __init__(self, command: list[str] | None = None) -> None:
+        """``command`` (tests only) replaces ``python -m autograder.sandbox.zygote``; the fd is appended."""
+        self._command = command or [sys.executable, "-m", "autograder.sandbox.zygote"]
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen | None = None
+        self._control: socket.socket | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        """Start the worker (it imports torch in parallel with the caller)."""
+        with self._lock:
+            self._start_locked()
+
+    def _start_locked(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+        self._process = subprocess.Popen(
+            [*self._command, str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
+        )
+        theirs.close()
+        self._control = ours
+        self._ready = False
+
+    def _ensure_ready_locked(self) -> None:
+        if self._process is None or self._process.poll() is not None or self._control is None:
+            if self._process is not None:
+                self.restarts += 1
+            self._start_locked()
+        if not self._ready:
+            self._control.settimeout(STARTUP_SECONDS)
+            try:
+                data = self._control.recv(4096)
+            except OSError as error:
+                raise SandboxError(f"the sandbox worker did not start: {error}") from None
+            if not data:
+                raise SandboxError("the sandbox worker did not start (see the error above)")
+            self._ready = True
+
+    def _request(self, message: dict, fds: list[int] | None = None, timeout: float = 60.0) -> dict | None:
+        """One request and its reply; ``None`` when the worker died (it restarts on the next request)."""
+        with self._lock:
+            self._ensure_ready_locked()
+            assert self._control is not None
+            try:
+                self._control.settimeout(timeout)
+                socket.send_fds(self._control, [json.dumps(message).encode()], fds or [])
+                data = self._control.recv(1 << 20)
+                if data:
+                    return json.loads(data)
+            except OSError:
+                pass
+            self._kill_locked()
+            return None
+
+    def spawn(self, request: dict, conn: socket.socket) -> int:
+        """Fork a confined child that will serve on ``conn``; returns its pid."""
+        for _ in range(2):  # a worker killed by an earlier submission is restarted once
+            reply = self._request(dict(request, op="spawn"), [conn.fileno()])
+            if reply is not None:
+                break
+        if reply is None or "pid" not in reply:
+            raise SandboxError(f"could not start a sandboxed process: {(reply or {}).get('error', 'no worker')}")
+        return int(reply["pid"])
+
+    def release(self, pid: int) -> str:
+        """Kill a child's whole process tree; returns how the child ended."""
+        reply = self._request({"op": "release", "pid": pid})
+        return "the sandbox worker had stopped" if reply is None else str(reply.get("status", "ended"))
+
+    def _kill_locked(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._control is not None:
+                self._control.close()  # the worker kills its children and exits
+                self._control = None
+            if self._process is not None:
+                try:
+                    self._process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self._process.kill()
+                    self._process.wait()
+
+
+class Budget:
+    """The time left for one submission."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def check(self) -> None:
+        if self.remaining() <= 0:
+            raise CallFailed(f"not run: this submission used up its time budget of {self.seconds:g} s")
+
+
+@dataclass
+class SessionSpec:
+    """Everything the zygote needs to start a child for one step."""
+
+    package_dir: str
+    module: str
+    standins: dict[str, tuple[str, ...]]
+    step_ids: dict[str, str]
+    workdir: str
+    output_path: str
+    memory_bytes: int
+    cpu_seconds: int
+    output_bytes: int
+    uid: int | None = None
+    hidden_paths: tuple[str, ...] = ()
+
+    def request(self) -> dict:
+        return {
+            "plan": {"package_dir": self.package_dir, "module": self.module,
+                     "standins": {k: list(v) for k, v in self.standins.items()}, "step_ids": self.step_ids},
+            "confinement": {"memory_bytes": self.memory_bytes, "cpu_seconds": self.cpu_seconds,
+                            "output_bytes": self.output_bytes, "uid": self.uid,
+                            "hidden_paths": list(self.hidden_paths)},
+            "output": self.output_path,
+            "workdir": self.workdir,
+        }
+
+
+@dataclass
+class ImportFailure:
+    """The step's module raised while being imported."""
+
+    type_name: str
+    message: str
+    where: str | None
+
+
+@dataclass
+class StepSession:
+    """One confined child serving one learner module."""
+
+    zygote: Zygote
+    spec: SessionSpec
+    call_seconds: float
+    budget: Budget
+    pid: int | None = None
+    conn: socket.socket | None = None
+    import_failure: ImportFailure | None = None
+    isolation: list[str] = field(default_factory=list)
+    forbidden: set[str] = field(default_factory=set)
+    dead: bool = False
+
+    def start(self) -> None:
+        """Fork the child and wait until it has imported the module (raises `CallFailed`)."""
+        self.budget.check()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.pid = self.zygote.spawn(self.spec.request(), theirs)
+        finally:
+            theirs.close()
+        self.conn = ours
+        header, _ = self._receive(f"importing attention/{self.spec.module}.py")
+        self.isolation = list(header.get("isolation", []))
+        self.forbidden.update(header.get("forbidden", []))
+        if not header.get("ready"):
+            error = header.get("error") or {}
+            self.import_failure = ImportFailure(
+                str(error.get("type", "Exception")), str(error.get("message", "")), error.get("where")
+            )
+
+    def request(self, header: dict, tensors: dict[str, torch.Tensor], what: str) -> tuple[dict, dict]:
+        """Send one request and wait for its reply within the call and submission limits."""
+        if self.dead or self.conn is None:
+            raise CallFailed(f"{what} was not run: the process running your code had already ended")
+        self.budget.check()
+        try:
+            send_message(self.conn, header, tensors)
+        except OSError:
+            self._fail(what, None)
+        return self._receive(what)
+
+    def _receive(self, what: str) -> tuple[dict, dict]:
+        assert self.conn is not None
+        limit = min(self.call_seconds, max(self.budget.remaining(), 0.0))
+        try:
+            reply = recv_message(self.conn, time.monotonic() + limit)
+        except WireTimeout:
+            self.close()
+            if limit < self.call_seconds:
+                raise CallFailed(
+                    f"{what} was stopped: this submission used up its time budget of {self.budget.seconds:g} s"
+                ) from None
+            raise CallFailed(
+                f"{what} did not finish within {self.call_seconds:g} s (an infinite loop, or far too slow?)"
+            ) from None
+        except WireError:
+            self._fail(what, None)
+        self.forbidden.update(reply[0].get("forbidden", []) or [])
+        return reply
+
+    def _fail(self, what: str, _: Any) -> None:
+        status = self.close() or "ended"
+        if "signal" in status:
+            reason = "it may have used too much memory or CPU time, or killed itself"
+        else:
+            reason = "does your code call sys.exit or os._exit, or kill a process?"
+        raise CallFailed(f"the process running your code ended during {what} ({status}): {reason}")
+
+    def close(self) -> str | None:
+        """Kill the child and everything it started; returns how it ended."""
+        if self.dead:
+            return None
+        self.dead = True
+        if self.conn is not None:
+            self.conn.close()
+        return self.zygote.release(self.pid) if self.pid is not None else None
+
+
+class RemoteHandle(Handle):
+    """A handle to an object living in a sandboxed child."""
+
+    def __init__(self, subject: RemoteSubject, data: dict, label: str) -> None:
+        super().__init__(subject, label, str(data.get("type_name", "?")),
+                         tuple(str(n) for n in data.get("mro", [])), bool(data.get("is_class")))
+        self._h_id = int(data["id"])
+        self._h_session = subject.session
+
+    def _h_request(self, op: str, label: str, **fields: Any) -> tuple[dict, Any]:
+        subject: RemoteSubject = self._h_subject  # type: ignore[assignment]
+        if self._h_session is not subject.session:
+            raise CallFailed(f"{label} was not run: its object belonged to a process that has ended")
+        return subject.request(dict(fields, op=op, id=self._h_id), label)
+
+    def _h_call(self, args: tuple, kwargs: dict, label: str) -> Any:
+        tensors: dict[str, torch.Tensor] = {}
+        header, value = self._h_request(
+            "call", label,
+            args=encode_value(list(args), tensors, _reference),
+            kwargs=encode_value(dict(kwargs), tensors, _reference),
+            _tensors=tensors,
+            _result_label=self._h_result_label(label),
+        )
+        self._h_subject.last_call = CallRecord(label, tuple(str(m) for m in header.get("modified", [])))
+        return value
+
+    def _h_getattr(self, name: str) -> Any:
+        label = f"{self.type_name}.{name}"
+        header, value = self._h_request("getattr", label, name=name, _result_label=label)
+        if header.get("missing"):
+            raise CheckFailed(f"{self.type_name} has no attribute `{name}`")
+        return value
+
+    def _h_len(self) -> int:
+        _, value = self._h_request("len", f"len({self.type_name})")
+        return int(value)
+
+    def _h_tensors(self, kind: str) -> dict[str, torch.Tensor]:
+        _, value = self._h_request(kind, f"{self.type_name}.named_{kind}()")
+        return dict(value)
+
+
+def _reference(value: Any) -> dict:
+    if isinstance(value, RemoteHandle):
+        return {"$": "ref", "id": value._h_id}
+    raise CheckFailed(f"internal: cannot send a {type(value).__name__} to learner code")
+
+
+class RemoteSubject(Subject):
+    """A step's learner code running in a `StepSession`."""
+
+    def __init__(self, step: str, origin: str, session: StepSession) -> None:
+        super().__init__(step, origin)
+        self.session = session
+
+    def request(self, header: dict, label: str) -> tuple[dict, Any]:
+        tensors = header.pop("_tensors", {})
+        result_label = header.pop("_result_label", label)
+        reply, reply_tensors = self.session.request(header, tensors, label)
+        if not reply.get("ok"):
+            error = reply.get("error") or {}
+            raised = learner_error(str(error.get("type", "Exception")), str(error.get("message", "")),
+                                   error.get("where"))
+            raised.api_name = label
+            raise raised
+        try:
+            value = decode_value(reply.get("value"), reply_tensors,
+                                 lambda data: RemoteHandle(self, data, result_label))
+        except WireError as error:
+            raise CallFailed(f"{label}: the grader could not read the result ({error})") from None
+        return reply, value
+
+    def manual_seed(self, seed: int) -> None:
+        self.request({"op": "seed", "seed": int(seed)}, "torch.manual_seed")
+
+    def _lookup_api(self, name: str) -> Handle | None:
+        reply, value = self.request({"op": "api", "name": name}, name)
+        if reply.get("missing"):
+            return None
+        return value
