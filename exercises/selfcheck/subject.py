@@ -50,7 +50,8 @@ class Handle:
         self.is_class = is_class
 
     # -- the operations a backend implements ---------------------------------------------
-    def _h_call(self, args: tuple, kwargs: dict) -> Any:
+    def _h_call(self, args: tuple, kwargs: dict, label: str) -> Any:
+        """Call the object; ``label`` names the call in messages (``SelfAttention.forward``)."""
         raise NotImplementedError
 
     def _h_getattr(self, name: str) -> Any:
@@ -65,7 +66,12 @@ class Handle:
 
     # -- Python protocol -------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self._h_call(args, kwargs)
+        calls_forward = not self.is_class and self.is_a(MODULE_CLASS)
+        return self._h_call(args, kwargs, f"{self._h_label}.forward" if calls_forward else self._h_label)
+
+    def _h_result_label(self, call_label: str) -> str:
+        """Label of what a call returned: an instance is named by its class."""
+        return self.type_name if self.is_class else call_label
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") or name.startswith("_h_"):
@@ -188,8 +194,7 @@ class LocalHandle(Handle):
     def _h_wrap(self, value: Any, label: str) -> Any:
         return to_plain(value, lambda obj: LocalHandle(self._h_subject, obj, label))
 
-    def _h_call(self, args: tuple, kwargs: dict) -> Any:
-        label = self._h_label if self.is_class or not is_module(self) else f"{self._h_label}.forward"
+    def _h_call(self, args: tuple, kwargs: dict, label: str) -> Any:
         real_args = tuple(_unwrap(a) for a in args)
         real_kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
         before = list(tensors_in(real_args, real_kwargs))
@@ -202,8 +207,7 @@ class LocalHandle(Handle):
             raise _local_error(exc, label) from exc
         modified = tuple(name for (name, t), snap in zip(before, snapshots, strict=True) if not same_tensor(t, snap))
         self._h_subject.last_call = CallRecord(label, modified)
-        result_label = self.type_name if self.is_class else label
-        return self._h_wrap(result, result_label)
+        return self._h_wrap(result, self._h_result_label(label))
 
     def _h_getattr(self, name: str) -> Any:
         try:
