@@ -1,0 +1,208 @@
+"""Grade one submission: every step's hidden checks, run against learner code in the sandbox.
+
+For each step the parent starts one sandboxed child (`StepSession`) that imports only that
+step's module (earlier steps are stand-ins), then runs the step's checks one by one with a
+`RemoteSubject`. A check's score is all or nothing; a step's points are split over its checks
+by weight. A failure (wrong result, exception, timeout, crash, forbidden API) costs the checks
+it touches in that step only; a dead child is replaced for the next check.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from selfcheck.errors import CallFailed
+from selfcheck.registry import Check, CheckRegistry, Outcome, run_check
+
+from .. import REPO_ROOT
+from ..course import Course, Step
+from ..sandbox.remote import Budget, RemoteSubject, SessionSpec, StepSession, Zygote
+from .forbidden import scan
+from .submissions import PrivateCopy, Submission, make_private_copy
+
+SANDBOX_UID_BASE = 61000  # uid of job slot k is SANDBOX_UID_BASE + k when the grader runs as root
+
+
+@dataclass
+class TestResult:
+    step: str
+    check: str
+    title: str
+    number: str
+    score: float
+    max_score: float
+    passed: bool
+    output: str
+
+
+@dataclass
+class SubmissionResult:
+    name: str
+    seed: int
+    tests: list[TestResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    isolation: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return round(sum(t.score for t in self.tests), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(t.max_score for t in self.tests), 4)
+
+    def step_score(self, step_id: str) -> float:
+        return round(sum(t.score for t in self.tests if t.step == step_id), 4)
+
+
+def split_points(points: float, weights: list[float]) -> list[float]:
+    """``points`` shared by ``weights``, rounded to 4 decimals, summing exactly to ``points``."""
+    if not weights:
+        return []
+    total = sum(weights)
+    shares = [round(points * w / total, 4) for w in weights]
+    shares[-1] = round(points - sum(shares[:-1]), 4)
+    return shares
+
+
+class Grader:
+    """Grades submissions with one course, one set of checks, one seed and one sandbox worker."""
+
+    def __init__(self, course: Course, checks: CheckRegistry, *, seed: int, zygote: Zygote, work_root: Path,
+                 hidden_paths: tuple[str, ...] = ()) -> None:
+        self.course = course
+        self.checks = checks
+        self.seed = seed
+        self.zygote = zygote
+        self.work_root = work_root
+        self.hidden_paths = tuple(dict.fromkeys((*default_hidden_paths(), *hidden_paths)))
+        self.is_root = os.geteuid() == 0
+        for missing in [s.id for s in course.steps if not checks.for_step(s.id)]:
+            raise ValueError(f"no hidden checks for step {missing!r}")
+
+    def grade(self, submission: Submission, slot: int = 0) -> SubmissionResult:
+        """Grade one submission in a private copy; never raises for anything the submission does."""
+        started = time.monotonic()
+        result = SubmissionResult(submission.name, self.seed)
+        uid = SANDBOX_UID_BASE + slot if self.is_root else None
+        copy = make_private_copy(submission, self.work_root, uid)
+        result.notes.extend(copy.notes)
+        if not copy.has_package:
+            result.notes.insert(0, "no attention/ package was found in this submission "
+                                   "(expected attention/<module>.py files, as in exercises/)")
+        budget = Budget(self.course.limits.submission_seconds)
+        try:
+            for number, step in enumerate(self.course.steps, start=1):
+                result.tests.extend(self._grade_step(number, step, copy, budget, uid, result))
+        finally:
+            shutil.rmtree(copy.root, ignore_errors=True)
+        result.elapsed = time.monotonic() - started
+        return result
+
+    # -- one step -------------------------------------------------------------------------------
+    def _grade_step(self, number: int, step: Step, copy: PrivateCopy, budget: Budget, uid: int | None,
+                    result: SubmissionResult) -> list[TestResult]:
+        checks = self.checks.for_step(step.id)
+        shares = split_points(step.points, [c.weight for c in checks])
+        filename = f"attention/{step.module}.py"
+        blocked = self._blocked_reason(step, copy, filename)
+        outcomes: list[Outcome] = []
+        if blocked is not None:
+            outcomes = [Outcome("failed", blocked)] * len(checks)
+        else:
+            outcomes = self._run_checks(step, checks, copy, budget, uid, result, filename)
+        return [
+            TestResult(step.id, check.name, check.title, f"{number}.{index}",
+                       share if outcome.passed else 0.0, share, outcome.passed,
+                       "passed" if outcome.passed else outcome.message)
+            for index, (check, share, outcome) in enumerate(zip(checks, shares, outcomes, strict=True), start=1)
+        ]
+
+    def _blocked_reason(self, step: Step, copy: PrivateCopy, filename: str) -> str | None:
+        """Why no check of this step can run at all, or None."""
+        if not copy.has_package:
+            return "not graded: the submission has no attention/ package"
+        module_file = copy.module_file(step.module)
+        if not module_file.is_file():
+            return f"not graded: {filename} is missing from the submission"
+        if step.from_scratch:
+            violations = scan(module_file.read_text(encoding="utf-8", errors="replace"))
+            if violations:
+                uses = "; ".join(v.describe(filename) for v in violations)
+                return (f"{uses}. Step {step.id!r} must be implemented from scratch, without "
+                        f"{violations[0].api}, so its tests score 0")
+        return None
+
+    def _run_checks(self, step: Step, checks: list[Check], copy: PrivateCopy, budget: Budget, uid: int | None,
+                    result: SubmissionResult, filename: str) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        session: StepSession | None = None
+        sessions = 0
+        try:
+            for check in checks:
+                if session is not None and session.import_failure is not None:
+                    outcomes.append(outcomes[-1])
+                    continue
+                try:
+                    if session is None or session.dead:
+                        sessions += 1
+                        session = self._start_session(step, copy, budget, uid, sessions)
+                        if not result.isolation:
+                            result.isolation = session.isolation
+                        if session.import_failure is not None:
+                            outcomes.append(Outcome("failed", _import_message(filename, session)))
+                            continue
+                    seen = set(session.forbidden)
+                    outcome = run_check(check, RemoteSubject(step.id, filename, session), self.seed)
+                    used = session.forbidden - seen
+                except CallFailed as failure:
+                    outcome, used = Outcome("failed", str(failure)), set()
+                if step.from_scratch and used:
+                    names = ", ".join(sorted(used))
+                    outcome = Outcome("failed", f"your code called {names} while this test ran; step {step.id!r} "
+                                                "must be implemented from scratch, so this test scores 0")
+                outcomes.append(outcome)
+        finally:
+            if session is not None:
+                session.close()
+        return outcomes
+
+    def _start_session(self, step: Step, copy: PrivateCopy, budget: Budget, uid: int | None,
+                       number: int) -> StepSession:
+        earlier = self.course.earlier_steps(step.id)
+        spec = SessionSpec(
+            package_dir=str(copy.package_dir),
+            module=step.module,
+            standins={s.module: tuple(s.api) for s in earlier},
+            step_ids={s.module: s.id for s in earlier},
+            workdir=str(copy.root),
+            output_path=str(self.work_root / f"{copy.root.name}-{step.id}-{number}.out"),
+            memory_bytes=self.course.limits.memory_mb * 1024 * 1024,
+            cpu_seconds=int(self.course.limits.submission_seconds) + 5,
+            output_bytes=self.course.limits.output_kb * 1024,
+            uid=uid,
+            hidden_paths=self.hidden_paths,
+        )
+        session = StepSession(self.zygote, spec, self.course.limits.call_seconds, budget)
+        session.start()
+        return session
+
+
+def _import_message(filename: str, session: StepSession) -> str:
+    failure = session.import_failure
+    assert failure is not None
+    if failure.type_name == "NotImplementedError":
+        return f"not implemented yet: importing {filename} raised NotImplementedError"
+    where = f" ({failure.where})" if failure.where else ""
+    detail = f": {failure.message}" if failure.message else ""
+    return f"{filename} could not be imported: {failure.type_name}{detail}{where}"
+
+
+def default_hidden_paths() -> tuple[str, ...]:
+    """What learner code must never see: the grader's own files and the reference solutions."""
+    return tuple(str(REPO_ROOT / name) for name in ("solutions", "autograder", "tests", ".git", "course.yml"))

@@ -1,0 +1,105 @@
+"""What grading writes: Gradescope-format results.json, grades.csv, and the terminal summary."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..course import Course
+from .engine import SubmissionResult
+
+
+def results_json(result: SubmissionResult, course: Course) -> dict[str, Any]:
+    """Gradescope's results.json for one submission (top-level score, tests with tags = step id)."""
+    visibility = course.feedback_visibility
+    done = [s.id for s in course.steps if all(t.passed for t in result.tests if t.step == s.id)]
+    lines = [f"Score: {result.score:g} / {result.max_score:g}. Steps complete: {len(done)} of {len(course.steps)}."]
+    lines += result.notes
+    lines.append(f"Graded with seed {result.seed} by grader {__version__}, course version {course.version}.")
+    return {
+        "score": result.score,
+        "execution_time": round(result.elapsed, 2),
+        "output": "\n".join(lines),
+        "visibility": visibility,
+        "stdout_visibility": "hidden",
+        "extra_data": {
+            "seed": result.seed,
+            "course_version": course.version,
+            "grader_version": __version__,
+            "isolation": result.isolation,
+            "steps": {s.id: {"score": result.step_score(s.id), "max_score": s.points} for s in course.steps},
+        },
+        "tests": [
+            {
+                "name": f"{t.step}: {t.title}",
+                "number": t.number,
+                "score": t.score,
+                "max_score": t.max_score,
+                "status": "passed" if t.passed else "failed",
+                "output": t.output,
+                "tags": [t.step],
+                "visibility": visibility,
+            }
+            for t in result.tests
+        ],
+    }
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def write_results(out_dir: Path, result: SubmissionResult, course: Course) -> Path:
+    path = out_dir / result.name / "results.json"
+    write_atomic(path, json.dumps(results_json(result, course), indent=2) + "\n")
+    return path
+
+
+def grades_csv(results: list[SubmissionResult], course: Course) -> str:
+    """One row per submission: submission, score, max_score, then one column per step id in course order."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["submission", "score", "max_score", *course.step_ids])
+    for result in results:
+        writer.writerow([result.name, f"{result.score:g}", f"{result.max_score:g}",
+                         *(f"{result.step_score(s):g}" for s in course.step_ids)])
+    return buffer.getvalue()
+
+
+def summary_rows(results: list[SubmissionResult], course: Course) -> list[list[str]]:
+    """The summary table: a header, then per submission its score and each step's points."""
+    rows = [["submission", "score", *[str(n) for n in range(1, len(course.steps) + 1)], "time"]]
+    for result in results:
+        cells = []
+        for step in course.steps:
+            got = result.step_score(step.id)
+            cells.append("ok" if got == step.points else f"{got:g}")
+        rows.append([result.name, f"{result.score:g}/{result.max_score:g}", *cells, f"{result.elapsed:.1f}s"])
+    return rows
+
+
+def print_summary(results: list[SubmissionResult], course: Course, *, seed: int, out_dir: Path,
+                  console: Any = None) -> None:
+    """A table of submissions by step (rich on a terminal, plain text otherwise)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    rows = summary_rows(results, course)
+    table = Table(title=f"{course.title}: {len(results)} submission(s), seed {seed}", title_justify="left")
+    for index, heading in enumerate(rows[0]):
+        table.add_column(heading, justify="left" if index == 0 else "right", no_wrap=index == 0)
+    for row in rows[1:]:
+        table.add_row(*row)
+    console.print(table)
+    legend = "  ".join(f"{n}={s.id}" for n, s in enumerate(course.steps, start=1))
+    console.print(f"steps: {legend}", highlight=False, soft_wrap=True)
+    console.print(f"results: {out_dir}/<submission>/results.json and {out_dir}/grades.csv", highlight=False)
