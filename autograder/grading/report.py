@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ def print_summary(results: list[SubmissionResult], course: Course, *, seed: int,
     from rich.console import Console
     from rich.table import Table
 
-    console = console or Console()
+    console = console or Console(width=None if sys.stdout.isatty() else 200)
     rows = summary_rows(results, course)
     table = Table(title=f"{course.title}: {len(results)} submission(s), seed {seed}", title_justify="left")
     for index, heading in enumerate(rows[0]):

@@ -221,6 +221,8 @@ class CallServer:
                     send_message(self.conn, {"ok": True, "missing": True, "forbidden": self.guard.take()})
                     return
                 self.reply_value(getattr(target, name))
+            elif op == "getitem":
+                self.reply_value(target[decode_value(request.get("key"), tensors, self.resolve)])
             elif op == "len":
                 self.reply_value(int.__index__(len(target)))
             elif op in ("parameters", "buffers"):

@@ -300,6 +300,13 @@ class RemoteHandle(Handle):
         _, value = self._h_request("len", f"len({self.type_name})")
         return int(value)
 
+    def _h_getitem(self, key: Any) -> Any:
+        label = f"{self.type_name}[{key!r}]"
+        tensors: dict[str, torch.Tensor] = {}
+        _, value = self._h_request("getitem", label, key=encode_value(key, tensors, _reference), _tensors=tensors,
+                                   _result_label=label)
+        return value
+
     def _h_tensors(self, kind: str) -> dict[str, torch.Tensor]:
         _, value = self._h_request(kind, f"{self.type_name}.named_{kind}()")
         return dict(value)

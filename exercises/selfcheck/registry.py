@@ -13,7 +13,7 @@ from .errors import CallFailed, CheckFailed, LearnerError, NotImplementedYet
 from .subject import Subject
 
 CheckFunction = Callable[[Subject, torch.Generator], None]
-Status = Literal["passed", "failed", "not_implemented"]
+Status = Literal["passed", "failed", "not_implemented", "error"]
 
 
 @dataclass(frozen=True)
@@ -83,4 +83,7 @@ def run_check(check: Check, subject: Subject, seed: int) -> Outcome:
         return Outcome("failed", error.describe())
     except CallFailed as failure:
         return Outcome("failed", str(failure))
+    except Exception as error:  # noqa: BLE001 - the check itself broke, on an unexpected result
+        return Outcome("error", f"the grader could not check this result ({type(error).__name__}: {error}); "
+                                "the result may be of an unexpected type. Please tell your instructor.")
     return Outcome("passed")

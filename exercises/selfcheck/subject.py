@@ -60,6 +60,9 @@ class Handle:
     def _h_len(self) -> int:
         raise NotImplementedError
 
+    def _h_getitem(self, key: Any) -> Any:
+        raise NotImplementedError
+
     def _h_tensors(self, kind: str) -> dict[str, torch.Tensor]:
         """``named_parameters()`` (kind ``"parameters"``) or ``named_buffers()`` of a module."""
         raise NotImplementedError
@@ -80,6 +83,10 @@ class Handle:
 
     def __len__(self) -> int:
         return self._h_len()
+
+    def __getitem__(self, key: Any) -> Any:
+        """``handle[key]`` (e.g. ``wrapper.heads[0]``); iteration works through it too."""
+        return self._h_getitem(key)
 
     def __repr__(self) -> str:
         return f"<learner {self.type_name} {'class' if self.is_class else 'object'}>"
@@ -225,6 +232,14 @@ class LocalHandle(Handle):
             raise CheckFailed(f"len() of a {self.type_name} failed: {exc}") from None
         except BaseException as exc:  # noqa: BLE001
             raise _local_error(exc, f"len({self.type_name})") from exc
+
+    def _h_getitem(self, key: Any) -> Any:
+        label = f"{self.type_name}[{key!r}]"
+        try:
+            value = self._h_obj[_unwrap(key)]
+        except BaseException as exc:  # noqa: BLE001 - IndexError ends iteration, as it should
+            raise _local_error(exc, label) from exc
+        return self._h_wrap(value, label)
 
     def _h_tensors(self, kind: str) -> dict[str, torch.Tensor]:
         named = nn.Module.named_parameters if kind == "parameters" else nn.Module.named_buffers
