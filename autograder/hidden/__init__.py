@@ -1,0 +1,31 @@
+"""The hidden checks: every step's graded checks, never shipped to learners.
+
+``HIDDEN`` holds the checks; `load_hidden_checks` imports one module per step (in course
+order) so that each registers its checks with ``@HIDDEN.check(step_id, title, weight=...)``.
+A check is ``check(subject, rng)``: it sees learner code only through the `selfcheck.Subject`
+interface and draws all its randomness from ``rng``, so the same function runs in-process
+(``LocalSubject``: project tests, notebooks) and in the grader's trusted parent
+(``RemoteSubject``, learner code in a sandboxed child).
+
+Never import this package in a process that runs untrusted learner code.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from selfcheck import CheckRegistry
+
+HIDDEN = CheckRegistry()
+
+STEP_MODULES = (
+    "tokens", "embedding", "projections", "scores", "weights", "context", "self_attention", "multi_head",
+    "cross_attention", "causal_pairs", "causal_mask", "causal_attention", "kv_cache",
+)
+
+
+def load_hidden_checks() -> CheckRegistry:
+    """Import every step's check module (once) and return ``HIDDEN``."""
+    for module in STEP_MODULES:
+        importlib.import_module(f"{__name__}.{module}")
+    return HIDDEN

@@ -1,0 +1,154 @@
+"""Hidden checks of step 1, ``tokens``: ``build_vocab`` and ``encode``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from autograder import reference as ref
+from selfcheck import CheckFailed, LearnerError, Subject, expect_close, expect_equal, expect_tensor
+
+from . import HIDDEN
+from ._common import permutation, randint, with_mistake
+
+STEP = "tokens"
+FACT_TEXT = "The sun rises in the east"
+# Letters of both cases, digits and punctuation: Python's order puts punctuation and digits
+# before uppercase letters, and uppercase before lowercase.
+ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?'-"
+SEPARATORS = (" ", " ", " ", "  ", "\t", "\n", " \n ", "\r\n")
+
+
+def _random_words(rng: torch.Generator, count: int) -> list[str]:
+    """``count`` distinct words (some differing only in case), in random order."""
+    words: list[str] = []
+    while len(words) < count:
+        length = randint(rng, 1, 7)
+        word = "".join(ALPHABET[randint(rng, 0, len(ALPHABET) - 1)] for _ in range(length))
+        if word not in words:
+            words.append(word)
+        variant = word.swapcase()
+        if len(words) < count and variant not in words and randint(rng, 0, 2) == 0:
+            words.append(variant)
+    return [words[i] for i in permutation(rng, len(words))]
+
+
+def _random_text(rng: torch.Generator, words: list[str], length: int) -> str:
+    """``length`` words drawn from ``words`` (repeats likely), joined by assorted whitespace."""
+    picked = [words[randint(rng, 0, len(words) - 1)] for _ in range(length)]
+    parts = [SEPARATORS[randint(rng, 0, len(SEPARATORS) - 1)] if randint(rng, 0, 1) else ""]
+    for word in picked:
+        parts.append(word)
+        parts.append(SEPARATORS[randint(rng, 0, len(SEPARATORS) - 1)])
+    return "".join(parts)
+
+
+def _expect_vocab(actual: Any, expected: dict[str, int], what: str, mistakes: dict[str, Any]) -> None:
+    if not isinstance(actual, dict):
+        raise CheckFailed(f"{what} should be a dict mapping words to ids, but it is a {type(actual).__name__}")
+    bad_keys = [k for k in actual if not isinstance(k, str)]
+    bad_values = [v for v in actual.values() if type(v) is not int]
+    if bad_keys or bad_values:
+        raise CheckFailed(f"{what} should map str words to Python int ids (found other key or value types)")
+    if actual == expected:
+        return
+    recognised = next((name for name, produced in mistakes.items() if produced == actual), None)
+    missing = len(set(expected) - set(actual))
+    extra = len(set(actual) - set(expected))
+    wrong = sum(1 for k, v in expected.items() if k in actual and actual[k] != v)
+    message = (
+        f"{what} is not the right vocabulary: {missing} word(s) missing, {extra} unexpected key(s), "
+        f"{wrong} word(s) with a wrong id (out of {len(expected)} distinct words)"
+    )
+    raise CheckFailed(with_mistake(message, recognised))
+
+
+@HIDDEN.check(STEP, "build_vocab and encode on the course's example sentence", weight=1)
+def example_sentence(subject: Subject, rng: torch.Generator) -> None:
+    vocab = subject.build_vocab(FACT_TEXT)
+    expect_equal(vocab, ref.build_vocab(FACT_TEXT), f"build_vocab({FACT_TEXT!r})", reveal=True)
+    ids = subject.encode(FACT_TEXT, ref.build_vocab(FACT_TEXT))
+    expected = ref.encode(FACT_TEXT, ref.build_vocab(FACT_TEXT))
+    expect_close(ids, expected, f"encode({FACT_TEXT!r}, vocab)", reveal=True, dtype=None)
+
+
+@HIDDEN.check(STEP, "build_vocab: unique whitespace-separated words, sorted (case kept), ids 0..n-1", weight=2)
+def vocab_random_text(subject: Subject, rng: torch.Generator) -> None:
+    words = _random_words(rng, randint(rng, 12, 30))
+    text = _random_text(rng, words, randint(rng, 25, 60))
+    expected = ref.build_vocab(text)
+    split = text.split()
+    mistakes = {
+        "the words were lowercased: case must be kept ('The' and 'the' are different words)":
+            ref.build_vocab(text.lower()),
+        "the words are numbered in order of appearance instead of sorted": {
+            w: i for i, w in enumerate(dict.fromkeys(split))},
+        "text.split(' ') splits on single spaces only; text.split() splits on any whitespace": {
+            w: i for i, w in enumerate(sorted(set(text.split(" "))))},
+        "ids start at 1 instead of 0": {w: i + 1 for w, i in expected.items()},
+        "the words are sorted ignoring case; use Python's own order (sorted(...) without a key)": {
+            w: i for i, w in enumerate(sorted(set(split), key=str.lower))},
+    }
+    _expect_vocab(subject.build_vocab(text), expected, "build_vocab on a hidden text", mistakes)
+
+
+@HIDDEN.check(STEP, "encode: the ids the given vocabulary assigns, in the text's order", weight=2)
+def encode_random_text(subject: Subject, rng: torch.Generator) -> None:
+    words = _random_words(rng, randint(rng, 15, 30))
+    ids = permutation(rng, len(words))  # a vocabulary that is not numbered in sorted order
+    vocab = dict(zip(words, ids, strict=True))
+    in_text = words[: len(words) - 3]  # some vocabulary words do not occur
+    text = _random_text(rng, in_text, randint(rng, 10, 40))
+    expected = ref.encode(text, vocab)
+    actual = subject.encode(text, vocab)
+    expect_tensor(actual, "encode on a hidden text", shape=tuple(expected.shape))
+    if actual.is_floating_point() or actual.dtype == torch.bool or not torch.equal(actual.long(), expected):
+        mistake = None
+        rebuilt = ref.encode(text, ref.build_vocab(text))
+        if not actual.is_floating_point() and torch.equal(actual.long(), rebuilt):
+            mistake = "the vocabulary was rebuilt from the text instead of using the vocab argument"
+        raise CheckFailed(with_mistake("encode on a hidden text: the ids are not the vocabulary's ids", mistake))
+
+
+@HIDDEN.check(STEP, "encode raises KeyError naming an unknown word", weight=1)
+def encode_unknown_word(subject: Subject, rng: torch.Generator) -> None:
+    words = _random_words(rng, 12)
+    unknown, known = words[0], words[1:]
+    vocab = ref.build_vocab(" ".join(known))
+    before = _random_text(rng, known, randint(rng, 1, 6))
+    text = f"{before} {unknown} {_random_text(rng, known, randint(rng, 0, 4))}"
+    try:
+        result = subject.encode(text, vocab)
+    except LearnerError as error:
+        if not isinstance(error, KeyError):
+            raise CheckFailed(
+                "encode should raise KeyError for a word that is not in the vocabulary, "
+                f"but it raised {error.type_name}"
+            ) from None
+        if unknown not in error.learner_message:
+            raise CheckFailed(
+                "encode raised KeyError for an unknown word, but its message does not name the word"
+            ) from None
+        return
+    raise CheckFailed(
+        "encode should raise KeyError for a word that is not in the vocabulary, "
+        f"but it returned {type(result).__name__}"
+    )
+
+
+@HIDDEN.check(STEP, "encode returns int64, also for an empty or blank text", weight=1)
+def encode_dtype_and_empty(subject: Subject, rng: torch.Generator) -> None:
+    words = _random_words(rng, 8)
+    vocab = ref.build_vocab(" ".join(words))
+    text = _random_text(rng, words, randint(rng, 3, 9))
+    expect_tensor(subject.encode(text, vocab), "encode on a hidden text", dtype=torch.int64)
+    for blank, label in (("", "''"), (" \n\t ", "a text of whitespace only")):
+        result = subject.encode(blank, vocab)
+        try:
+            expect_tensor(result, f"encode({label}, vocab)", shape=(0,), dtype=torch.int64)
+        except CheckFailed as failure:
+            mistake = None
+            if isinstance(result, torch.Tensor) and result.dtype == torch.float32:
+                mistake = "torch.tensor([]) is float32; pass dtype=torch.long (or torch.int64)"
+            raise CheckFailed(with_mistake(str(failure), mistake)) from None
