@@ -484,7 +484,7 @@ def _wrapper_heads(wrapper: Handle) -> list[Handle]:
     heads = expect_handle(wrapper.heads, f"{what}.heads", base="ModuleList")
     if len(heads) != HEADS:
         raise CheckFailed(f"{what}.heads should hold {HEADS} heads, but it holds {len(heads)}")
-    found = [getattr(heads, str(i)) for i in range(HEADS)]  # ModuleList items are attributes "0", "1"
+    found = [heads[i] for i in range(HEADS)]
     for i, head in enumerate(found):
         expect_handle(head, f"{what}.heads[{i}]", base="SelfAttention")
     return found
