@@ -1,0 +1,83 @@
+"""course.yml: the real file is valid, and every kind of bad file gets one line naming file, field, problem."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autograder.course import COURSE_FILE, CourseError, load_course
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_course_file_is_valid_and_matches_the_solutions() -> None:
+    course = load_course()
+    assert course.max_score == 100
+    assert course.environment.torch == "2.13.0"
+    assert len(course.steps) == 13
+    assert course.step_ids[0] == "tokens" and course.step_ids[-1] == "kv_cache"
+
+
+def _write(tmp_path: Path, mutate) -> Path:  # noqa: ANN001
+    data = yaml.safe_load(COURSE_FILE.read_text())
+    mutate(data)
+    path = tmp_path / "course.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d["steps"][3].update(points=-2), "steps[3].points: input should be greater than or equal to 0"),
+        (lambda d: d["steps"][2].pop("module"), "steps[2].module: required field is missing"),
+        (lambda d: d["steps"][1].update(colour="red"), "steps[1].colour: unknown field"),
+        (lambda d: d["steps"][0].update(module="nonexistent"), "steps[0].module: module 'nonexistent' not found"),
+        (lambda d: d["steps"].append(dict(d["steps"][0])), "steps: id 'tokens' appears twice"),
+        (lambda d: d["limits"].update(call_seconds=0), "limits.call_seconds: input should be greater than 0"),
+        (lambda d: d["environment"].update(torch="latest"), "environment.torch: string should match pattern"),
+        (lambda d: d.pop("limits"), "limits: required field is missing"),
+    ],
+)
+def test_bad_course_files_get_one_line_naming_the_field(tmp_path: Path, mutate, expected: str) -> None:  # noqa: ANN001
+    path = _write(tmp_path, mutate)
+    with pytest.raises(CourseError) as raised:
+        load_course(path)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: ")
+    assert expected in message
+
+
+def test_an_unknown_step_is_named(tmp_path: Path) -> None:
+    path = _write(tmp_path, lambda d: d["steps"][4].update(id="softmax_magic"))
+    with pytest.raises(CourseError, match=r"steps\[4\]\.id: unknown step 'softmax_magic'"):
+        load_course(path, known_steps={s.id for s in load_course().steps})
+
+
+def test_yaml_syntax_errors_and_missing_files(tmp_path: Path) -> None:
+    broken = tmp_path / "course.yml"
+    broken.write_text("title: x\nsteps: [\n")
+    with pytest.raises(CourseError, match=r"YAML syntax error: line \d+, column \d+"):
+        load_course(broken)
+    with pytest.raises(CourseError, match="file not found"):
+        load_course(tmp_path / "nope.yml")
+    broken.write_text("- just\n- a list\n")
+    with pytest.raises(CourseError, match="expected a mapping"):
+        load_course(broken)
+
+
+def test_cli_reports_a_bad_course_in_one_line_and_exit_status_2(tmp_path: Path) -> None:
+    path = _write(tmp_path, lambda d: d["steps"][3].update(points=-2))
+    done = subprocess.run([sys.executable, "-m", "autograder", "check-course", str(path)],
+                          capture_output=True, text=True, cwd=REPO_ROOT)
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert "steps[3].points" in done.stderr
+    ok = subprocess.run([sys.executable, "-m", "autograder", "check-course"], capture_output=True, text=True,
+                        cwd=REPO_ROOT)
+    assert ok.returncode == 0 and "13 steps, 100 points" in ok.stdout

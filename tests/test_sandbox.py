@@ -1,0 +1,237 @@
+"""The sandbox: learner code runs confined in a child, and nothing it does escapes or lasts.
+
+One learner module full of probes and attacks runs in real sandboxed children; each test calls
+one function through a `RemoteSubject`, exactly as a hidden check would.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder import REPO_ROOT
+from autograder.grading.engine import SANDBOX_UID_BASE, default_hidden_paths
+from autograder.sandbox.remote import Budget, RemoteSubject, SessionSpec, StepSession, Zygote
+from selfcheck.errors import CallFailed, LearnerError
+
+IS_ROOT = os.geteuid() == 0
+MARKER = "autograder-leftover-probe"
+
+PROBES = textwrap.dedent(f'''
+    import os, signal, socket, subprocess, sys, time
+    import torch
+
+    def whoami():
+        return os.getuid()
+
+    def read(path):
+        with open(path) as handle:
+            return handle.read()
+
+    def list_dir(path):
+        return sorted(os.listdir(path))
+
+    def grader_modules():
+        return sorted(name for name in sys.modules if name.startswith("autograder"))
+
+    def connect():
+        socket.create_connection(("127.0.0.1", 22), timeout=2)
+
+    def allocate(gigabytes):
+        return torch.empty(int(gigabytes * 2**30), dtype=torch.uint8).sum()
+
+    def shout(megabytes):
+        chunk = "x" * 1024 * 1024
+        for _ in range(megabytes):
+            print(chunk)
+        return "done"
+
+    def spin():
+        while True:
+            pass
+
+    def kill_parent():
+        os.kill(os.getppid(), signal.SIGKILL)
+        return "still here"
+
+    def kill_everyone():
+        os.kill(-1, signal.SIGKILL)
+
+    def leave_children():
+        sleeper = [sys.executable, "-c", "import time; time.sleep(300)", "{MARKER}"]
+        subprocess.Popen(sleeper, start_new_session=True)
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.execv(sys.executable, sleeper)
+            os._exit(0)
+        return "spawned"
+
+    def write_into(path):
+        with open(path, "w") as handle:
+            handle.write("forged")
+''')
+
+
+@pytest.fixture(scope="module")
+def zygote() -> Iterator[Zygote]:
+    worker = Zygote()
+    worker.start()
+    yield worker
+    worker.close()
+
+
+@pytest.fixture(scope="module")
+def workspace() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="sandbox-test-"))
+    os.chmod(root, 0o711)
+    package = root / "sub" / "attention"
+    package.mkdir(parents=True)
+    (package / "probes.py").write_text(PROBES)
+    if IS_ROOT:
+        for path in (root / "sub", package, package / "probes.py"):
+            os.chown(path, SANDBOX_UID_BASE, SANDBOX_UID_BASE)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _session(zygote: Zygote, workspace: Path, call_seconds: float = 5.0) -> StepSession:
+    spec = SessionSpec(
+        package_dir=str(workspace / "sub" / "attention"), module="probes", standins={}, step_ids={},
+        workdir=str(workspace / "sub"), output_path=str(workspace / "output.txt"),
+        memory_bytes=512 * 2**20, cpu_seconds=60, output_bytes=64 * 1024,
+        uid=SANDBOX_UID_BASE if IS_ROOT else None, hidden_paths=default_hidden_paths(),
+    )
+    session = StepSession(zygote, spec, call_seconds, Budget(120))
+    session.start()
+    assert session.import_failure is None, session.import_failure
+    return session
+
+
+@pytest.fixture
+def probes(zygote: Zygote, workspace: Path) -> Iterator[RemoteSubject]:
+    session = _session(zygote, workspace)
+    yield RemoteSubject("probes", "attention/probes.py", session)
+    session.close()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="the privilege drop happens only when grading as root")
+def test_learner_code_runs_as_an_unprivileged_uid(probes: RemoteSubject) -> None:
+    assert probes.whoami() == SANDBOX_UID_BASE
+    assert {"uid", "rlimits", "session"} <= set(probes.session.isolation)
+
+
+def test_solutions_hidden_checks_and_grader_files_are_unreadable(probes: RemoteSubject) -> None:
+    for path in [REPO_ROOT / "solutions" / "attention" / "tokens.py", REPO_ROOT / "autograder" / "course.py",
+                 REPO_ROOT / "autograder" / "hidden" / "__init__.py"]:
+        with pytest.raises(LearnerError) as raised:
+            content = probes.read(str(path))
+            pytest.fail(f"read {path}: {content[:40]!r}")
+        assert raised.value.type_name in {"FileNotFoundError", "PermissionError"}
+    assert (REPO_ROOT / "course.yml").read_text() and probes.read(str(REPO_ROOT / "course.yml")) == ""
+    with pytest.raises(LearnerError):
+        assert probes.list_dir(str(REPO_ROOT / "autograder" / "hidden")) == []
+
+
+def test_hidden_checks_are_not_in_the_childs_memory(probes: RemoteSubject) -> None:
+    loaded = probes.grader_modules()
+    assert "autograder.reference" in loaded
+    assert not any(name.startswith(("autograder.hidden", "autograder.grading")) for name in loaded)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="network namespaces need root here")
+def test_there_is_no_network(probes: RemoteSubject) -> None:
+    with pytest.raises(LearnerError) as raised:
+        probes.connect()
+    assert raised.value.type_name in {"OSError", "ConnectionRefusedError", "TimeoutError"}
+
+
+def test_a_memory_bomb_fails_the_call_not_the_grader(probes: RemoteSubject) -> None:
+    with pytest.raises(LearnerError) as raised:
+        probes.allocate(64)
+    assert raised.value.type_name in {"RuntimeError", "MemoryError"}
+    assert probes.whoami() >= 0  # the child is still serving
+
+
+def test_printed_output_is_capped(probes: RemoteSubject) -> None:
+    with pytest.raises(LearnerError) as raised:
+        probes.shout(100)
+    assert raised.value.type_name == "OSError" and "too large" in raised.value.learner_message.lower()
+
+
+def test_an_infinite_loop_is_stopped_at_the_call_limit(zygote: Zygote, workspace: Path) -> None:
+    session = _session(zygote, workspace, call_seconds=1.0)
+    started = time.monotonic()
+    with pytest.raises(CallFailed, match=r"spin did not finish within 1 s"):
+        RemoteSubject("probes", "x", session).spin()
+    assert time.monotonic() - started < 5
+    assert session.dead
+
+
+def test_killing_the_parent_does_not_stop_the_grader(zygote: Zygote, workspace: Path) -> None:
+    session = _session(zygote, workspace)
+    subject = RemoteSubject("probes", "x", session)
+    try:
+        subject.kill_parent()
+    except (LearnerError, CallFailed):
+        pass  # as root: PermissionError; as a plain user the worker dies and is restarted
+    session.close()
+    assert RemoteSubject("probes", "x", _session(zygote, workspace)).whoami() >= 0
+    session = _session(zygote, workspace)
+    try:
+        RemoteSubject("probes", "x", session).kill_everyone()  # kill(-1): every process it may signal
+    except (LearnerError, CallFailed):
+        pass
+    session.close()
+    assert RemoteSubject("probes", "x", _session(zygote, workspace)).whoami() >= 0
+
+
+def _leftovers() -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if MARKER.encode() in handle.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def test_processes_left_behind_are_killed_with_the_step(zygote: Zygote, workspace: Path) -> None:
+    session = _session(zygote, workspace)
+    assert RemoteSubject("probes", "x", session).leave_children() == "spawned"
+    time.sleep(0.3)
+    assert _leftovers(), "the probe should have started its processes"
+    session.close()
+    deadline = time.monotonic() + 5
+    while _leftovers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stray = _leftovers()
+    for pid in stray:
+        os.kill(pid, signal.SIGKILL)
+    assert not stray
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="file ownership protects grader files only when grading as root")
+def test_learner_code_cannot_write_grader_files(probes: RemoteSubject, tmp_path: Path) -> None:
+    target = tmp_path / "results.json"
+    with pytest.raises(LearnerError) as raised:
+        probes.write_into(str(target))
+    assert raised.value.type_name in {"PermissionError", "FileNotFoundError", "OSError"}
+    assert not target.exists()
+
+
+def test_tensors_cross_intact(probes: RemoteSubject) -> None:
+    value = probes.allocate(0)  # sums an empty uint8 tensor in the child
+    assert isinstance(value, torch.Tensor) and int(value) == 0
