@@ -13,7 +13,7 @@ from ._common import draw_seed, expect_close_named, isolated, randint
 
 STEP = "embedding"
 FACT_IDS = [0, 4, 3, 2, 5, 1]  # encode("The sun rises in the east")
-FACT_ROW = torch.tensor([0.3374, -0.1778, -0.3035])
+FACT_ROW = torch.tensor([0.3374, -0.1778, -0.3035], dtype=torch.float64)
 
 
 def _random_call(rng: torch.Generator) -> tuple[torch.Tensor, int, int, int]:

@@ -1,0 +1,71 @@
+"""Hidden checks of step 4, ``scores``: ``attention_scores``."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from autograder import reference as ref
+from selfcheck import Subject, expect_inputs_unchanged, expect_tensor
+
+from . import HIDDEN
+from ._common import distinct, expect_close_named, f64, randint, randn
+
+STEP = "scores"
+
+
+def _mistakes(queries: torch.Tensor, keys: torch.Tensor) -> dict[str, torch.Tensor]:
+    q, k = f64(queries, keys)
+    scores = ref.attention_scores(q, k)
+    d_k = q.shape[-1]
+    mistakes = {
+        "the scores are already scaled by 1/sqrt(d_k): attention_scores returns the unnormalized scores "
+        "(scaling belongs to attention_weights)": scores / math.sqrt(d_k),
+        "the scores are divided by d_k: attention_scores returns the unnormalized scores": scores / d_k,
+    }
+    if q.dim() >= 2:
+        mistakes["keys @ queries^T instead of queries @ keys^T (the result is transposed)"] = scores.mT
+    return mistakes
+
+
+def _case(rng: torch.Generator, batch: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    t_q, t_k, d_k = distinct(rng, 3, 3, 12)
+    return randn(rng, *batch, t_q, d_k), randn(rng, *batch, t_k, d_k)
+
+
+def _expect_scores(subject: Subject, queries: torch.Tensor, keys: torch.Tensor, what: str) -> None:
+    expected = ref.attention_scores(*f64(queries, keys))
+    result = subject.attention_scores(queries.clone(), keys.clone())
+    expect_close_named(result, expected, what, mistakes=_mistakes(queries, keys))
+
+
+@HIDDEN.check(STEP, "one query vector (d_k,) against keys (T_k, d_k) gives T_k scores", weight=1.5)
+def one_query(subject: Subject, rng: torch.Generator) -> None:
+    t_k, d_k = distinct(rng, 2, 3, 12)
+    _expect_scores(subject, randn(rng, d_k), randn(rng, t_k, d_k), "attention_scores(query (d_k,), keys (T_k, d_k))")
+
+
+@HIDDEN.check(STEP, "queries (T_q, d_k) against keys (T_k, d_k) with T_q != T_k: queries @ keys^T", weight=2)
+def query_matrix(subject: Subject, rng: torch.Generator) -> None:
+    queries, keys = _case(rng, ())
+    _expect_scores(subject, queries, keys, "attention_scores(queries (T_q, d_k), keys (T_k, d_k))")
+
+
+@HIDDEN.check(STEP, "leading batch dimensions: (..., T_q, d_k) and (..., T_k, d_k)", weight=1.5)
+def batched(subject: Subject, rng: torch.Generator) -> None:
+    queries, keys = _case(rng, (randint(rng, 2, 4), randint(rng, 2, 3)))
+    _expect_scores(subject, queries, keys, "attention_scores on inputs with two batch dimensions")
+
+
+@HIDDEN.check(STEP, "float32 inputs give a float32 result", weight=0.5)
+def float32_result(subject: Subject, rng: torch.Generator) -> None:
+    queries, keys = _case(rng, (2,))
+    expect_tensor(subject.attention_scores(queries, keys), "attention_scores on float32 inputs", dtype=torch.float32)
+
+
+@HIDDEN.check(STEP, "attention_scores does not modify its inputs", weight=0.5)
+def inputs_unchanged(subject: Subject, rng: torch.Generator) -> None:
+    queries, keys = _case(rng, (2,))
+    subject.attention_scores(queries, keys)
+    expect_inputs_unchanged(subject, "attention_scores")
