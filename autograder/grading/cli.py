@@ -68,6 +68,9 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
     zygote = Zygote()
     zygote.start()  # imports torch in parallel with us
     make_undumpable()
+    import torch
+
+    torch.set_num_threads(1)  # checks use small tensors; jobs run in threads and children run beside us
     from ..hidden import load_hidden_checks
     from . import report
     from .engine import Grader, SubmissionResult
