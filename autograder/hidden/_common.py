@@ -165,7 +165,8 @@ def expect_draws(
     """
     shapes = {name: tuple(value.shape) for name, value in expected.items()}
     names = tuple(expected)
-    wrong = [(order, draws(seed, shapes, order)) for order in itertools.permutations(names) if order != names]
+    orders = itertools.permutations(names) if len(names) <= 3 else ()  # named orders only for W_query/W_key/W_value
+    wrong = [(order, draws(seed, shapes, order)) for order in orders if order != names]
     randn_draws = draws(seed, shapes, names, torch.randn)
     for name in names:
         value = got.get(name)
