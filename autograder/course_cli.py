@@ -5,11 +5,23 @@ from __future__ import annotations
 import argparse
 
 from .cli import UsageError
-from .course import COURSE_FILE, CourseError, load_course
+from .course import COURSE_FILE, Course, CourseError, load_course
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", nargs="?", default=str(COURSE_FILE), help="course file (default: course.yml)")
+    parser.add_argument("--markdown", action="store_true", help="print the README's step table")
+
+
+def markdown_table(course: Course) -> str:
+    """The step table of README.md (a test keeps the README's copy equal to this)."""
+    lines = ["| # | step | module | notebook | points | you implement |", "|---|---|---|---|---|---|"]
+    for number, step in enumerate(course.steps, start=1):
+        api = ", ".join(f"`{name}`" for name in step.api)
+        lines.append(f"| {number} | {step.title} (`{step.id}`) | `attention/{step.module}.py` | "
+                     f"`{step.notebook}.ipynb` | {step.points:g} | {api} |")
+    lines.append(f"| | **total** | | | **{course.max_score:g}** | |")
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -17,6 +29,9 @@ def run(args: argparse.Namespace) -> int:
         course = load_course(args.path)
     except CourseError as error:
         raise UsageError(str(error)) from None
+    if args.markdown:
+        print(markdown_table(course))
+        return 0
     print(f"{course.title} (version {course.version}): {len(course.steps)} steps, {course.max_score:g} points")
     for number, step in enumerate(course.steps, start=1):
         print(f"  {number:>2}. {step.id:<17} {step.points:>4g} pts  attention/{step.module}.py  {step.title}")

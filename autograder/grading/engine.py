@@ -143,6 +143,7 @@ class Grader:
         outcomes: list[Outcome] = []
         session: StepSession | None = None
         sessions = 0
+        capped = False
         try:
             for check in checks:
                 if session is not None and session.import_failure is not None:
@@ -156,6 +157,7 @@ class Grader:
                             result.isolation = session.isolation
                         if session.import_failure is not None:
                             outcomes.append(Outcome("failed", _import_message(filename, session)))
+                            capped = capped or session.output_capped()
                             continue
                     seen = set(session.forbidden)
                     outcome = run_check(check, RemoteSubject(step.id, filename, session), self.seed)
@@ -167,9 +169,15 @@ class Grader:
                     outcome = Outcome("failed", f"your code called {names} while this test ran; step {step.id!r} "
                                                 "must be implemented from scratch, so this test scores 0")
                 outcomes.append(outcome)
+                capped = capped or session.output_capped()
         finally:
             if session is not None:
+                capped = capped or session.output_capped()
                 session.close()
+        if capped:
+            note = (f" (Your code printed more than {self.course.limits.output_kb} KB; printing beyond that "
+                    "raises an error. Print less.)")
+            outcomes = [o if o.passed else Outcome(o.status, o.message + note) for o in outcomes]
         return outcomes
 
     def _start_session(self, step: Step, copy: PrivateCopy, budget: Budget, uid: int | None,

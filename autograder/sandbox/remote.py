@@ -252,6 +252,13 @@ class StepSession:
             reason = "does your code call sys.exit or os._exit, or kill a process?"
         raise CallFailed(f"the process running your code ended during {what} ({status}): {reason}")
 
+    def output_capped(self) -> bool:
+        """True when learner code printed as much as the output limit allows (more was refused)."""
+        try:
+            return os.path.getsize(self.spec.output_path) >= self.spec.output_bytes
+        except OSError:
+            return False
+
     def close(self) -> str | None:
         """Kill the child and everything it started; returns how it ended."""
         if self.dead:

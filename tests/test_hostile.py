@@ -1,0 +1,174 @@
+"""Hostile submissions: each attacks the grader from one module; the grader survives and scores
+only what the code really does. Every case asserts the score and what the learner reads.
+
+A case is a folder in tests/hostile/: files overlaid on a copy of solutions/attention (or, with a
+BASE file saying "exercises", on the learner stubs). A line ``from attention_solution_<m> import``
+in a case imports the reference module <m>, copied in as ``attention/_solution_<m>.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from autograder import REPO_ROOT
+from autograder.course import load_course
+from autograder.grading import report
+from autograder.grading.engine import Grader, SubmissionResult
+from autograder.grading.submissions import Submission
+from autograder.hidden import load_hidden_checks
+from autograder.sandbox.remote import Zygote
+
+HOSTILE = Path(__file__).resolve().parent / "hostile"
+COURSE = load_course()
+LIMITS = COURSE.limits.model_copy(update={"call_seconds": 3.0, "submission_seconds": 120.0})
+TEST_COURSE = COURSE.model_copy(update={"limits": LIMITS})
+POINTS = {step.id: step.points for step in COURSE.steps}
+MARKERS = ("hostile-leftover-marker",)
+
+
+def _build(case: Path, target: Path) -> None:
+    base = (case / "BASE").read_text().strip() if (case / "BASE").exists() else "solutions"
+    shutil.copytree(REPO_ROOT / base / "attention", target / "attention")
+    for path in case.rglob("*"):
+        if path.is_file() and path.name != "BASE":
+            relative = path.relative_to(case)
+            text = path.read_text()
+            for module in re.findall(r"attention_solution_(\w+)", text):
+                shutil.copy(REPO_ROOT / "solutions" / "attention" / f"{module}.py",
+                            target / "attention" / f"_solution_{module}.py")
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            (target / relative).write_text(re.sub(r"attention_solution_(\w+)", r"attention._solution_\1", text))
+
+
+@pytest.fixture(scope="module")
+def graded() -> Iterator[tuple[dict[str, SubmissionResult], Zygote, Path]]:
+    root = Path(tempfile.mkdtemp(prefix="hostile-"))
+    work = root / "work"
+    work.mkdir()
+    os.chmod(root, 0o711)
+    os.chmod(work, 0o711)
+    submissions = []
+    for case in sorted(p for p in HOSTILE.iterdir() if p.is_dir()):
+        _build(case, root / "submissions" / case.name)
+        submissions.append(Submission(case.name, root / "submissions" / case.name))
+    zygote = Zygote()
+    zygote.start()
+    out = root / "out"
+    hidden = (str(out), *(str(s.path) for s in submissions))
+    grader = Grader(TEST_COURSE, load_hidden_checks(), seed=2024, zygote=zygote, work_root=work, hidden_paths=hidden)
+    slots = iter(range(len(submissions)))
+    lock = threading.Lock()
+
+    def grade(submission: Submission) -> SubmissionResult:
+        with lock:
+            slot = next(slots) % 2
+        return grader.grade(submission, slot)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = {r.name: r for r in pool.map(grade, submissions)}
+    for result in results.values():
+        report.write_results(out, result, TEST_COURSE)
+    yield results, zygote, out
+    zygote.close()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _step_outputs(result: SubmissionResult, step: str) -> str:
+    return "\n".join(t.output for t in result.tests if t.step == step)
+
+
+def _only_step_lost(result: SubmissionResult, step: str) -> None:
+    """Every other step has full marks: the attack cost its own step only."""
+    for other, points in POINTS.items():
+        if other != step:
+            assert result.step_score(other) == points, (other, _step_outputs(result, other))
+
+
+CASES = {
+    # case: (attacked step, expected score of that step (None: strictly between 0 and full), text shown)
+    "loop_at_import": ("scores", 0.0, "importing attention/scores.py did not finish within 3 s"),
+    "memory_bomb": ("weights", 0.0, "attention/weights.py could not be imported: MemoryError"),
+    "os_exit": ("context", 0.0, "exited with status 0"),
+    "sys_exit": ("self_attention", None, "raised SystemExit"),
+    "forged_results": ("tokens", None, "vocabulary"),
+    "monkeypatch_compare": ("causal_mask", 0.0, "mask"),
+    "always_equal": ("causal_pairs", 0.0, "should be a"),
+    "hardcoded": ("causal_attention", None, "values differ"),
+    "output_flood": ("embedding", 0.0, "printed more than 256 KB"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_an_attack_costs_its_own_step_and_is_explained(graded, case: str) -> None:  # noqa: ANN001
+    results, _, _ = graded
+    step, expected, shown = CASES[case]
+    result = results[case]
+    _only_step_lost(result, step)
+    got = result.step_score(step)
+    if expected is None:
+        assert 0 < got < POINTS[step], _step_outputs(result, step)
+    else:
+        assert got == expected, _step_outputs(result, step)
+    assert shown in _step_outputs(result, step)
+
+
+def test_a_conftest_changes_nothing(graded) -> None:  # noqa: ANN001
+    result = graded[0]["conftest_stubs"]
+    assert result.score == 0
+    assert all("not implemented yet" in t.output for t in result.tests)
+
+
+def test_forged_results_are_ignored_and_cannot_be_written(graded) -> None:  # noqa: ANN001
+    results, _, out = graded
+    result = results["forged_results"]
+    assert result.score == 100 - POINTS["tokens"] + result.step_score("tokens") < 100
+    written = json.loads((out / "forged_results" / "results.json").read_text())
+    assert written["score"] == result.score
+    assert not Path("/autograder/results/results.json").exists()
+    assert not (REPO_ROOT / "grades" / "results.json").exists()
+
+
+def test_attacks_that_fail_leave_correct_code_fully_graded(graded) -> None:  # noqa: ANN001
+    results, zygote, _ = graded
+    for case in ("kill_parent", "leftover_processes", "read_hidden"):
+        assert results[case].score == 100, (case, [t.output for t in results[case].tests if not t.passed])
+    if os.geteuid() == 0:
+        assert zygote.restarts == 0  # an unprivileged uid cannot signal the grader's processes
+
+
+def test_nothing_secret_reaches_the_learner(graded) -> None:  # noqa: ANN001
+    results, _, out = graded
+    feedback = "\n".join(p.read_text() for p in out.rglob("results.json"))
+    assert "FOUND" not in feedback
+    hidden_source = (REPO_ROOT / "autograder" / "hidden" / "tokens.py").read_text()
+    for line in {ln.strip() for ln in hidden_source.splitlines() if len(ln.strip()) > 30}:
+        assert line not in feedback
+
+
+def test_no_process_outlives_its_step(graded) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        alive = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if any(marker.encode() in cmdline for marker in MARKERS):
+                    alive.append(int(entry))
+        if not alive:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"processes left behind: {alive}")
