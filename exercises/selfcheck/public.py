@@ -738,7 +738,7 @@ def mask_buffer(subject: Subject, rng: torch.Generator) -> None:
 
 
 @_check("causal_attention", "forward(x (6, 3)) gives (6, 4): token i attends to tokens 0..i only; fewer tokens work")
-def attends_to_earlier_tokens(subject: Subject, rng: torch.Generator) -> None:
+def attends_only_to_the_past(subject: Subject, rng: torch.Generator) -> None:
     what = "CausalSelfAttention(3, 2, 4, context_length=6)"
     attn = _seeded(subject).CausalSelfAttention(D_IN, D_KQ, D_V, T)
     found = _qkv_parameters(attn, what, _W_SHAPES)
