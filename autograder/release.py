@@ -578,6 +578,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write nothing; list out-of-date or stale generated files and leaked solution code, exit 1 if any",
     )
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="also build the learner bundle in DIR (exercises/, a learner README, a zip), leak-checked",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -608,4 +613,10 @@ def run(args: argparse.Namespace) -> int:
     leaks = find_leaks(layout)
     for leak in leaks:
         print(f"leak: {leak}", file=sys.stderr)
-    return 1 if leaks else 0
+    if leaks:
+        return 1
+    if getattr(args, "out", None):
+        from .export.bundle import build_bundle  # the learner bundle (see autograder/export/)
+
+        return build_bundle(course, Path(args.out))
+    return 0
