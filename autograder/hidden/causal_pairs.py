@@ -1,0 +1,143 @@
+"""Hidden checks of step 10, ``causal_pairs``: ``causal_pairs``, ``count_causal_pairs``, ``keys_attended``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+
+from autograder import reference as ref
+from selfcheck import CallFailed, CheckFailed, LearnerError, Subject, expect_equal
+
+from . import HIDDEN
+from ._common import randint, with_mistake
+
+STEP = "causal_pairs"
+FUNCTIONS = ("causal_pairs", "count_causal_pairs", "keys_attended")
+SLOW_SECONDS = 0.2  # a closed form answers in microseconds; a loop over 10**7 numbers takes longer
+CLOSED_FORM = (
+    "count_causal_pairs must use a closed form (1 + 2 + ... + n = n (n + 1) / 2, computed with //), "
+    "not a loop or a list of the pairs: it has to be instant even for 10**9 tokens"
+)
+
+
+def _pair_mistakes(n: int) -> dict[str, list[tuple[int, int]]]:
+    return {
+        "the pairs are (j, i) instead of (i, j): the query's position i comes first": [
+            (j, i) for i in range(n) for j in range(i + 1)],
+        "j < i leaves out the diagonal: every query is also compared with its own key (j <= i)": [
+            (i, j) for i in range(n) for j in range(i)],
+        "ordered by j, then i; order by the query i first, then the key j": [
+            (i, j) for j in range(n) for i in range(j, n)],
+        "every pair (i, j) is listed; causal attention skips the keys after the query (j > i)": [
+            (i, j) for i in range(n) for j in range(n)],
+        "j >= i lists the keys after the query; causal attention uses j <= i": [
+            (i, j) for i in range(n) for j in range(i, n)],
+    }
+
+
+def _expect_pairs(actual: Any, n: int, what: str) -> None:
+    expected = ref.causal_pairs(n)
+    if not isinstance(actual, list):
+        raise CheckFailed(f"{what} should be a list of (i, j) tuples, but it is a {type(actual).__name__}")
+    if any(type(p) is not tuple or len(p) != 2 or any(type(v) is not int for v in p) for p in actual):
+        raise CheckFailed(f"{what} should hold (i, j) tuples of two Python ints (found other items)")
+    if actual == expected:
+        return
+    mistake = next((name for name, made in _pair_mistakes(n).items() if made == actual and made != expected), None)
+    if len(actual) == len(expected):
+        how = "it has the right number of pairs, but not the right pairs in the right order"
+    else:
+        how = f"it has {'more' if len(actual) > len(expected) else 'fewer'} pairs than it should"
+    raise CheckFailed(with_mistake(f"{what} is not the right list: {how}", mistake))
+
+
+def _expect_int(actual: Any, expected: int, what: str, mistakes: dict[str, int] | None = None) -> None:
+    if isinstance(actual, float) and float(expected) == actual:
+        raise CheckFailed(f"{what} should be an int, but it is a float: use integer division // for an exact count")
+    if type(actual) is not int:
+        raise CheckFailed(f"{what} should be a Python int, but it is a {type(actual).__name__}")
+    if actual != expected:
+        mistake = next((name for name, value in (mistakes or {}).items() if value == actual), None)
+        raise CheckFailed(with_mistake(f"{what} is not the right number", mistake))
+
+
+@HIDDEN.check(STEP, "the course's example: causal_pairs(7), count_causal_pairs(7) == 28, keys_attended(5) == 6",
+              weight=1)
+def example_seven(subject: Subject, rng: torch.Generator) -> None:
+    expect_equal(subject.causal_pairs(7), ref.causal_pairs(7), "causal_pairs(7)", reveal=True)
+    expect_equal(subject.count_causal_pairs(7), 28, "count_causal_pairs(7)", reveal=True)
+    expect_equal(subject.keys_attended(5), 6, "keys_attended(5)", reveal=True)
+
+
+@HIDDEN.check(STEP, "causal_pairs(n): every (i, j) with 0 <= j <= i < n, ordered by i then j (n = 0, 1 and "
+              "hidden lengths)", weight=1.5)
+def pairs_random(subject: Subject, rng: torch.Generator) -> None:
+    for n, label in ((0, "causal_pairs(0)"), (1, "causal_pairs(1)"), (randint(rng, 8, 40), "causal_pairs(n)"),
+                     (randint(rng, 41, 64), "causal_pairs(n) for a longer sequence")):
+        _expect_pairs(subject.causal_pairs(n), n, label)
+
+
+@HIDDEN.check(STEP, "count_causal_pairs(n) == n (n + 1) / 2 exactly, as an int, instantly even for 10**9", weight=1.5)
+def count_closed_form(subject: Subject, rng: torch.Generator) -> None:
+    for n in (0, 1, randint(rng, 2, 64), randint(rng, 65, 5000)):
+        _expect_int(subject.count_causal_pairs(n), n * (n + 1) // 2, "count_causal_pairs(n) for a hidden n",
+                    {"n * n / 2 or n (n - 1) / 2 leaves out the diagonal pairs (i, i)": n * (n - 1) // 2,
+                     "n * n counts every pair, not only j <= i": n * n})
+    for n in (2_000, 100_000, 10**7, 10**9):
+        start = time.perf_counter()
+        try:
+            result = subject.count_causal_pairs(n)
+        except CallFailed as failure:
+            raise CheckFailed(f"{failure}\n  {CLOSED_FORM}") from None
+        elapsed = time.perf_counter() - start
+        _expect_int(result, n * (n + 1) // 2, f"count_causal_pairs({n:_})")
+        if elapsed > SLOW_SECONDS and n < 10**9:
+            raise CheckFailed(f"count_causal_pairs({n:_}) took {elapsed:.2f} s: {CLOSED_FORM}")
+    huge = 10**15 + randint(rng, 0, 10**6)
+    _expect_int(subject.count_causal_pairs(huge), huge * (huge + 1) // 2, "count_causal_pairs(n) for n > 10**15 "
+                "(a float loses digits there)")
+
+
+@HIDDEN.check(STEP, "keys_attended(position) == position + 1: the earlier keys and the query's own key", weight=1)
+def keys_attended_values(subject: Subject, rng: torch.Generator) -> None:
+    for position in (0, randint(rng, 1, 63), randint(rng, 64, 10**6)):
+        _expect_int(subject.keys_attended(position), position + 1, "keys_attended(position) for a hidden position",
+                    {"the query's own key is not counted (position 0 attends to one key, itself)": position})
+
+
+@HIDDEN.check(STEP, "negative, bool and non-integer arguments raise ValueError (TypeError accepted for "
+              "non-integers)", weight=1)
+def invalid_arguments(subject: Subject, rng: torch.Generator) -> None:
+    cases: list[tuple[Any, str, tuple[type[BaseException], ...]]] = [
+        (-randint(rng, 1, 50), "a negative int", (ValueError,)),
+        (True, "True", (ValueError,)),
+        (False, "False", (ValueError,)),
+        (randint(rng, 1, 9) + 0.5, "a float", (ValueError, TypeError)),
+        (float(randint(rng, 1, 9)), "a float with an integer value", (ValueError, TypeError)),
+        (str(randint(rng, 1, 9)), "a str of digits", (ValueError, TypeError)),
+    ]
+    for name in FUNCTIONS:
+        for value, label, accepted in cases:
+            names = " or ".join(e.__name__ for e in accepted)
+            try:
+                result = getattr(subject, name)(value)
+            except LearnerError as error:
+                if isinstance(error, accepted):
+                    continue
+                raise CheckFailed(f"{name}({label}) should raise {names}, but it raised {error.type_name}") from None
+            hint = " (bool is a subclass of int: reject it explicitly)" if isinstance(value, bool) else ""
+            raise CheckFailed(f"{name}({label}) should raise {names}, but it returned a "
+                              f"{type(result).__name__}{hint}")
+
+
+@HIDDEN.check(STEP, "integer-like arguments (anything operator.index accepts, e.g. a 0-d integer tensor) work",
+              weight=0.5)
+def index_like_arguments(subject: Subject, rng: torch.Generator) -> None:
+    n = randint(rng, 3, 20)
+    like = torch.tensor(n)
+    _expect_pairs(subject.causal_pairs(like), n, "causal_pairs(torch.tensor(n))")
+    _expect_int(subject.count_causal_pairs(like), n * (n + 1) // 2,
+                "count_causal_pairs(torch.tensor(n)) (convert with operator.index first)")
+    _expect_int(subject.keys_attended(like), n + 1, "keys_attended(torch.tensor(position))")
