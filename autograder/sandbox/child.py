@@ -200,6 +200,15 @@ class CallServer:
             handle = self.describe(_Opaque(getattr(self.module, name)))  # always a handle, as in-process
             send_message(self.conn, {"ok": True, "value": handle, "forbidden": self.guard.take()})
             return
+        if op == "standin":  # an earlier step's stand-in, e.g. a CausalSelfAttention for the KV-cache checks
+            name = str(request["name"])
+            owner = next((m for m, api in self.plan.standins.items() if name in api), None)
+            if owner is None:
+                send_message(self.conn, {"ok": True, "missing": True, "forbidden": []})
+                return
+            obj = getattr(sys.modules[f"attention.{owner}"], name)
+            send_message(self.conn, {"ok": True, "value": self.describe(_Opaque(obj)), "forbidden": []})
+            return
         if op == "seed":
             torch.manual_seed(int(request["seed"]))
             self.reply_value(None)

@@ -352,6 +352,13 @@ class RemoteSubject(Subject):
     def manual_seed(self, seed: int) -> None:
         self.request({"op": "seed", "seed": int(seed)}, "torch.manual_seed")
 
+    def standin(self, name: str) -> Handle:
+        """The grader's stand-in for ``name``, an earlier step's API, in the learner's process."""
+        reply, value = self.request({"op": "standin", "name": name}, name)
+        if reply.get("missing"):
+            raise RuntimeError(f"internal: no stand-in {name!r} for step {self.step!r}")
+        return value
+
     def _lookup_api(self, name: str) -> Handle | None:
         reply, value = self.request({"op": "api", "name": name}, name)
         if reply.get("missing"):
