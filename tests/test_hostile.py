@@ -13,10 +13,8 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -67,16 +65,8 @@ def graded() -> Iterator[tuple[dict[str, SubmissionResult], Zygote, Path]]:
     out = root / "out"
     hidden = (str(out), *(str(s.path) for s in submissions))
     grader = Grader(TEST_COURSE, load_hidden_checks(), seed=2024, zygote=zygote, work_root=work, hidden_paths=hidden)
-    slots = iter(range(len(submissions)))
-    lock = threading.Lock()
-
-    def grade(submission: Submission) -> SubmissionResult:
-        with lock:
-            slot = next(slots) % 2
-        return grader.grade(submission, slot)
-
-    with ThreadPoolExecutor(2) as pool:
-        results = {r.name: r for r in pool.map(grade, submissions)}
+    results = grader.grade_many(submissions, jobs=2)
+    assert all(isinstance(r, SubmissionResult) for r in results.values()), results
     for result in results.values():
         report.write_results(out, result, TEST_COURSE)
     yield results, zygote, out

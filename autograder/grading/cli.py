@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import queue
 import secrets
 import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from .. import PACKAGE_DIR
@@ -80,37 +78,26 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
         os.chmod(work_root, 0o711)  # sandbox uids may enter their own copy, not list the others
     hidden = tuple(str(p.resolve()) for p in (out_dir, *_originals(submissions)))
     grader = Grader(course, load_hidden_checks(), seed=seed, zygote=zygote, work_root=work_root, hidden_paths=hidden)
-    slots: queue.Queue[int] = queue.Queue()
-    for slot in range(jobs):
-        slots.put(slot)
-    failures = 0
-
-    def grade_one(submission: Submission) -> SubmissionResult:
-        slot = slots.get()
-        try:
-            return grader.grade(submission, slot)
-        finally:
-            slots.put(slot)
-
     results: dict[str, SubmissionResult] = {}
+    failures = 0
     started = time.monotonic()
     try:
-        with _Progress(len(submissions)) as progress, ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(grade_one, s): s for s in submissions}
-            for future in as_completed(futures):
-                submission = futures[future]
-                try:
-                    result = future.result()
-                except SandboxError as error:
-                    raise UsageError(f"the sandbox could not run: {error}") from None
-                except Exception as error:  # noqa: BLE001 - a grader bug must not lose the other submissions
+        with _Progress(len(submissions)) as progress:
+
+            def record(submission: Submission, outcome: SubmissionResult | BaseException) -> None:
+                nonlocal failures
+                if isinstance(outcome, SandboxError):
+                    raise UsageError(f"the sandbox could not run: {outcome}")
+                if isinstance(outcome, BaseException):  # a grader bug must not lose the other submissions
                     failures += 1
-                    result = SubmissionResult(submission.name, seed,
-                                              notes=[f"the grader failed on this submission ({type(error).__name__}: "
-                                                     f"{error}); it was not graded, please report this"])
-                results[submission.name] = result
-                report.write_results(out_dir, result, course)
-                progress.advance(result)
+                    outcome = SubmissionResult(submission.name, seed, notes=[
+                        f"the grader failed on this submission ({type(outcome).__name__}: {outcome}); "
+                        "it was not graded, please report this"])
+                results[submission.name] = outcome
+                report.write_results(out_dir, outcome, course)
+                progress.advance(outcome)
+
+            grader.grade_many(submissions, jobs, record)
     finally:
         zygote.close()
         shutil.rmtree(work_root, ignore_errors=True)

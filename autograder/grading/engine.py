@@ -10,8 +10,11 @@ it touches in that step only; a dead child is replaced for the next check.
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,6 +107,40 @@ class Grader:
         result.elapsed = time.monotonic() - started
         return result
 
+    def grade_many(self, submissions: list[Submission], jobs: int,
+                   on_result: Callable[[Submission, SubmissionResult | BaseException], None] | None = None,
+                   ) -> dict[str, SubmissionResult | BaseException]:
+        """Grade ``submissions`` with ``jobs`` at once; each job slot has its own sandbox uid.
+
+        A slot is held for the whole submission, so two submissions graded at the same time never
+        share a uid (a submission's ``kill(-1)`` can only reach its own processes).
+        ``on_result`` is called as each submission finishes, with its result or the grader's own error.
+        """
+        slots: queue.Queue[int] = queue.Queue()
+        for slot in range(jobs):
+            slots.put(slot)
+
+        def grade_in_slot(submission: Submission) -> SubmissionResult:
+            slot = slots.get()
+            try:
+                return self.grade(submission, slot)
+            finally:
+                slots.put(slot)
+
+        results: dict[str, SubmissionResult | BaseException] = {}
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(grade_in_slot, s): s for s in submissions}
+            for future in as_completed(futures):
+                submission = futures[future]
+                try:
+                    outcome: SubmissionResult | BaseException = future.result()
+                except Exception as error:  # noqa: BLE001 - reported per submission by the caller
+                    outcome = error
+                results[submission.name] = outcome
+                if on_result is not None:
+                    on_result(submission, outcome)
+        return results
+
     # -- one step -------------------------------------------------------------------------------
     def _grade_step(self, number: int, step: Step, copy: PrivateCopy, budget: Budget, uid: int | None,
                     result: SubmissionResult) -> list[TestResult]:
@@ -146,24 +183,25 @@ class Grader:
         capped = False
         try:
             for check in checks:
-                if session is not None and session.import_failure is not None:
-                    outcomes.append(outcomes[-1])
-                    continue
-                try:
-                    if session is None or session.dead:
+                if session is None or session.dead:
+                    try:
                         sessions += 1
                         session = self._start_session(step, copy, budget, uid, sessions)
-                        if not result.isolation:
-                            result.isolation = session.isolation
-                        if session.import_failure is not None:
-                            outcomes.append(Outcome("failed", _import_message(filename, session)))
-                            capped = capped or session.output_capped()
-                            continue
-                    seen = set(session.forbidden)
+                    except CallFailed as failure:  # the import hung or crashed: no check of this step can run
+                        outcomes += [Outcome("failed", str(failure))] * (len(checks) - len(outcomes))
+                        break
+                    result.isolation = result.isolation or session.isolation
+                    if session.import_failure is not None:
+                        capped = session.output_capped()
+                        outcomes += [Outcome("failed", _import_message(filename, session))] * (
+                            len(checks) - len(outcomes))
+                        break
+                seen = set(session.forbidden)
+                try:
                     outcome = run_check(check, RemoteSubject(step.id, filename, session), self.seed)
-                    used = session.forbidden - seen
                 except CallFailed as failure:
-                    outcome, used = Outcome("failed", str(failure)), set()
+                    outcome = Outcome("failed", str(failure))
+                used = session.forbidden - seen
                 if step.from_scratch and used:
                     names = ", ".join(sorted(used))
                     outcome = Outcome("failed", f"your code called {names} while this test ran; step {step.id!r} "
@@ -172,7 +210,6 @@ class Grader:
                 capped = capped or session.output_capped()
         finally:
             if session is not None:
-                capped = capped or session.output_capped()
                 session.close()
         if capped:
             note = (f" (Your code printed more than {self.course.limits.output_kb} KB; printing beyond that "
