@@ -215,7 +215,8 @@ def learner_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     }
     _break(copies["broken"])
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.update(COLUMNS="120", PYTHONDONTWRITEBYTECODE="1")
+    # Third-party plugins (hypothesis, benchmark, ...) are not part of the learner set-up and cost ~2 s a run.
+    env.update(COLUMNS="120", PYTHONDONTWRITEBYTECODE="1", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
     processes = {
         name: subprocess.Popen(
             [sys.executable, "-m", "pytest"], cwd=copy, env=env, text=True,
@@ -276,3 +277,40 @@ def test_a_broken_step_fails_alone_with_a_clear_message(learner_runs: dict[str, 
     assert summary.pop("tokens") == f"{tokens_total - 1}/{tokens_total} passed, 1 failed"
     assert all(line.endswith("passed") and "failed" not in line for line in summary.values()), summary
     assert "Next: step 1 tokens" in run.output
+
+
+# ---------------------------------------------------------------------------------------
+# The same checks through the grader's sandbox (RemoteSubject, learner code in a child process)
+# ---------------------------------------------------------------------------------------
+
+
+def test_public_checks_run_unchanged_in_the_sandbox(tmp_path: Path) -> None:
+    """Seeding, handles and indexing go through the Subject interface, so the checks pass remotely too."""
+    from autograder.course import load_course
+    from autograder.grading.engine import Grader
+    from autograder.grading.submissions import Submission
+    from autograder.sandbox.remote import Zygote
+
+    work = tmp_path / "work"
+    work.mkdir()
+    os.chmod(tmp_path, 0o711)
+    os.chmod(work, 0o711)
+    submissions = {}
+    for name, source in (("solved", SOLUTIONS), ("stubs", EXERCISES)):
+        shutil.copytree(source / "attention", tmp_path / name / "attention",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        submissions[name] = Submission(name, tmp_path / name)
+    zygote = Zygote()
+    zygote.start()
+    try:
+        grader = Grader(load_course(), PUBLIC, seed=1, zygote=zygote, work_root=work)
+        # A job slot of its own: as root, slot k runs learner code as uid 61000 + k, and a hostile
+        # submission graded at the same time (tests/hostile/kill_parent) kills every process of its uid.
+        slot = 9
+        solved, stubs = grader.grade(submissions["solved"], slot), grader.grade(submissions["stubs"], slot)
+    finally:
+        zygote.close()
+    assert len(solved.tests) == len(ALL_CHECKS)
+    assert [t.output for t in solved.tests if not t.passed] == []
+    assert all(not t.passed and t.output.endswith("is not implemented yet") for t in stubs.tests), [
+        t.output for t in stubs.tests]
