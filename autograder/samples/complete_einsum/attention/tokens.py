@@ -22,5 +22,5 @@ def encode(text: str, vocab: dict[str, int]) -> torch.Tensor:
         try:
             ids.append(vocab[word])
         except KeyError:
-            raise KeyError(f"the word {word!r} is not in the vocabulary") from None
+            raise KeyError(f"unknown word: {word} is not in the vocabulary") from None
     return torch.tensor(ids, dtype=torch.int64)

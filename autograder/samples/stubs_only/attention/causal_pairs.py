@@ -1,0 +1,52 @@
+# Sample submission `stubs_only`: a learner who submitted the stubs from exercises/attention unchanged
+# (this header aside). Every test reads "not implemented yet" and the submission scores 0.
+"""Step 10: which query-key pairs causal attention computes.
+
+A language model generates text one token at a time, so when it processes token ``i`` it must
+not look at the tokens after it. Causal (masked) self-attention therefore lets the query of
+position ``i`` attend only to the keys of positions ``j <= i``: position 0 sees itself, position
+1 sees positions 0 and 1, and so on. Counting the pairs shows what this costs: for a sequence of
+``T`` tokens there are 1 + 2 + ... + T = T (T + 1) / 2 query-key dot products (28 for T = 7),
+about half of the T² that full self-attention computes.
+"""
+
+import operator
+
+
+def _as_length(value: int, name: str) -> int:
+    """``value`` as a Python ``int``, for the integer arguments of this step.
+
+    Accepts what ``operator.index`` accepts (``int``, NumPy integers, ...) except ``bool``.
+    Anything else, or a negative number, raises ``ValueError`` naming ``name``.
+    """
+    raise NotImplementedError("causal_pairs: _as_length is not implemented yet")
+
+
+def causal_pairs(seq_len: int) -> list[tuple[int, int]]:
+    """Every pair ``(i, j)`` with ``0 <= j <= i < seq_len``: query ``i`` compared with key ``j``.
+
+    Ordered by ``i``, then ``j``: ``causal_pairs(3)`` is
+    ``[(0, 0), (1, 0), (1, 1), (2, 0), (2, 1), (2, 2)]``. A negative or non-integer ``seq_len``
+    raises ``ValueError``.
+    """
+    raise NotImplementedError("causal_pairs: causal_pairs is not implemented yet")
+
+
+def count_causal_pairs(seq_len: int) -> int:
+    """How many query-key dot products causal attention computes for ``seq_len`` tokens.
+
+    Equal to ``len(causal_pairs(seq_len))`` but computed in closed form, instantly even for
+    ``seq_len = 10**9``. A negative or non-integer ``seq_len`` raises ``ValueError``.
+
+    Hint: add up how many keys each position is compared against.
+    """
+    raise NotImplementedError("causal_pairs: count_causal_pairs is not implemented yet")
+
+
+def keys_attended(position: int) -> int:
+    """How many key vectors the query at ``position`` (0-based) is compared against.
+
+    ``keys_attended(5) == 6``: positions 0 to 5. A negative or non-integer ``position``
+    raises ``ValueError``.
+    """
+    raise NotImplementedError("causal_pairs: keys_attended is not implemented yet")

@@ -1,0 +1,28 @@
+# Sample submission `stubs_only`: a learner who submitted the stubs from exercises/attention unchanged
+# (this header aside). Every test reads "not implemented yet" and the submission scores 0.
+"""Step 5: attention weights, a scaled softmax.
+
+The scores ω become attention weights α by a softmax over the keys, so that each query's
+weights are positive and sum to 1. Before the softmax the article divides the scores by
+sqrt(d_k): dot products of d_k-dimensional vectors grow with d_k, and very large scores would
+push the softmax into a region where one weight is almost 1, the others almost 0, and the
+gradients vanish. This is the "scaled" in scaled dot-product attention:
+
+    α = softmax(ω / sqrt(d_k))
+"""
+
+import numbers
+
+import torch
+
+
+def attention_weights(scores: torch.Tensor, d_k: int | float) -> torch.Tensor:
+    """Softmax of ``scores / sqrt(d_k)`` over the last dimension (the keys).
+
+    Shapes: ``scores`` is ``(..., T_k)`` (typically ``(..., T_q, T_k)``); the result has the
+    same shape, and every slice along the last dimension sums to 1. ``d_k`` must be a positive
+    number (``ValueError`` otherwise).
+
+    Hint: ``torch.softmax(t, dim=-1)`` normalizes along the last dimension.
+    """
+    raise NotImplementedError("weights: attention_weights is not implemented yet")
