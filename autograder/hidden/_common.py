@@ -201,17 +201,21 @@ def recognise(
     actual: Any, mistakes: Mapping[str, torch.Tensor | None] | None, expected: torch.Tensor | None = None,
     *, rtol: float = RTOL, atol: float = ATOL,
 ) -> str | None:
-    """The first mistake whose result ``actual`` equals (and the correct result does not)."""
+    """The mistakes whose result ``actual`` equals (and the correct result does not), joined; or ``None``.
+
+    Two mistakes can coincide on one input; then both are named rather than a possibly wrong one.
+    """
     if not mistakes or not isinstance(actual, torch.Tensor):
         return None
+    found = []
     for description, produced in mistakes.items():
         if produced is None:
             continue
         if expected is not None and _matches(expected, produced, rtol, atol):
             continue  # indistinguishable from the right answer on this input
         if _matches(actual, produced, rtol, atol):
-            return description
-    return None
+            found.append(description)
+    return "; or ".join(found) if found else None
 
 
 def with_mistake(message: str, mistake: str | None) -> str:

@@ -63,6 +63,23 @@ def _expect_int(actual: Any, expected: int, what: str, mistakes: dict[str, int] 
         raise CheckFailed(with_mistake(f"{what} is not the right number", mistake))
 
 
+def _timed_count(subject: Subject, n: int) -> float:
+    """Call ``count_causal_pairs(n)``, check the result, return the seconds it took.
+
+    The sizes grow step by step, so a loop (or a list of the pairs) is caught while it is still
+    cheap, before a size that would take minutes or exhaust memory in-process (in the sandbox
+    the call's time and memory limits stop it anyway).
+    """
+    start = time.perf_counter()
+    try:
+        result = subject.count_causal_pairs(n)
+    except CallFailed as failure:
+        raise CheckFailed(f"{failure}\n  {CLOSED_FORM}") from None
+    elapsed = time.perf_counter() - start
+    _expect_int(result, n * (n + 1) // 2, f"count_causal_pairs({n:_})")
+    return elapsed
+
+
 @HIDDEN.check(STEP, "the course's example: causal_pairs(7), count_causal_pairs(7) == 28, keys_attended(5) == 6",
               weight=1)
 def example_seven(subject: Subject, rng: torch.Generator) -> None:
@@ -85,16 +102,12 @@ def count_closed_form(subject: Subject, rng: torch.Generator) -> None:
         _expect_int(subject.count_causal_pairs(n), n * (n + 1) // 2, "count_causal_pairs(n) for a hidden n",
                     {"n * n / 2 or n (n - 1) / 2 leaves out the diagonal pairs (i, i)": n * (n - 1) // 2,
                      "n * n counts every pair, not only j <= i": n * n})
-    for n in (2_000, 100_000, 10**7, 10**9):
-        start = time.perf_counter()
-        try:
-            result = subject.count_causal_pairs(n)
-        except CallFailed as failure:
-            raise CheckFailed(f"{failure}\n  {CLOSED_FORM}") from None
-        elapsed = time.perf_counter() - start
-        _expect_int(result, n * (n + 1) // 2, f"count_causal_pairs({n:_})")
+    for n in (1_000, 3_000, 100_000, 10**7, 10**9):
+        elapsed = _timed_count(subject, n)
         if elapsed > SLOW_SECONDS and n < 10**9:
-            raise CheckFailed(f"count_causal_pairs({n:_}) took {elapsed:.2f} s: {CLOSED_FORM}")
+            elapsed = min(elapsed, _timed_count(subject, n))  # once more: a busy machine is not a slow solution
+            if elapsed > SLOW_SECONDS:
+                raise CheckFailed(f"count_causal_pairs({n:_}) took {elapsed:.2f} s: {CLOSED_FORM}")
     huge = 10**15 + randint(rng, 0, 10**6)
     _expect_int(subject.count_causal_pairs(huge), huge * (huge + 1) // 2, "count_causal_pairs(n) for n > 10**15 "
                 "(a float loses digits there)")
@@ -128,7 +141,7 @@ def invalid_arguments(subject: Subject, rng: torch.Generator) -> None:
                     continue
                 raise CheckFailed(f"{name}({label}) should raise {names}, but it raised {error.type_name}") from None
             hint = " (bool is a subclass of int: reject it explicitly)" if isinstance(value, bool) else ""
-            raise CheckFailed(f"{name}({label}) should raise {names}, but it returned a "
+            raise CheckFailed(f"{name}({label}) should raise {names}, but it returned a value of type "
                               f"{type(result).__name__}{hint}")
 
 

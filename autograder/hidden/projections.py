@@ -92,8 +92,8 @@ def _expect_projections(subject: Subject, x: torch.Tensor, weights: list[torch.T
     labels = ("queries", "keys", "values")
     for index, (label, got, want) in enumerate(zip(labels, result, expected, strict=True)):
         mistakes = {
-            f"the results are returned in the wrong order: ({', '.join(labels)}) = "
-            f"(x @ W_query, x @ W_key, x @ W_value)": expected[other]
+            f"the results are returned in the wrong order ({label} is x @ {NAMES[other]}); return "
+            "(queries, keys, values) = (x @ W_query, x @ W_key, x @ W_value)": expected[other]
             for other in range(3) if other != index
         }
         expect_close_named(got, want, f"{what}: {label}", mistakes=mistakes)
