@@ -142,6 +142,17 @@ def test_solutions_hidden_checks_and_grader_files_are_unreadable(probes: RemoteS
         assert probes.list_dir(str(REPO_ROOT / "autograder" / "hidden")) == []
 
 
+def test_scratch_folders_show_nothing_but_the_childs_own_work(probes: RemoteSubject, workspace: Path) -> None:
+    stray = Path(tempfile.mkdtemp(prefix="copy-of-hidden-tests-")) / "hidden_checks.py"
+    stray.write_text("SECRET = 1\n")
+    try:
+        with pytest.raises(LearnerError):
+            probes.read(str(stray))
+        assert probes.list_dir(tempfile.gettempdir()) == [workspace.name]
+    finally:
+        shutil.rmtree(stray.parent)
+
+
 def test_hidden_checks_are_not_in_the_childs_memory(probes: RemoteSubject) -> None:
     loaded = probes.grader_modules()
     assert "autograder.reference" in loaded

@@ -6,7 +6,9 @@ Layers, each applied when this machine allows it and reported by name:
 - ``rlimits``: address space, CPU seconds, file size (caps printed output), open files,
   processes, no core dumps;
 - ``mount``: a private mount namespace in which the repository's grader files, the output
-  folder and other submissions are covered by empty read-only tmpfs mounts;
+  folder, other submissions and the shared scratch and home folders (``/tmp``, ``/home``,
+  ``/root``, ...) are covered by empty read-only tmpfs mounts; only the child's own working
+  folder and the Python installation are mounted back into them;
 - ``network``: an empty network namespace (no network at all);
 - ``uid``: when the grader runs as root, an unprivileged uid/gid with no supplementary groups;
   otherwise an unprivileged user namespace supplies the mount and network layers;
@@ -22,6 +24,7 @@ import ctypes.util
 import os
 import resource
 import signal
+import stat
 from dataclasses import dataclass, field
 
 CLONE_NEWNS = 0x00020000
@@ -33,13 +36,15 @@ MS_NODEV = 0x4
 MS_NOEXEC = 0x8
 MS_REMOUNT = 0x20
 MS_BIND = 0x1000
-MS_MOVE = 0x2000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+
+# Folders where copies of grader files, other users' work or other submissions may lie.
+SCRATCH_ROOTS = ("/tmp", "/var/tmp", "/dev/shm", "/home", "/root", "/srv", "/mnt", "/media", "/run")
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
@@ -84,10 +89,9 @@ def confine(settings: Confinement) -> list[str]:
         reachable = all(_first_blocked(path)[0] is None for path in settings.needed_paths)
         if _unshare(CLONE_NEWNS | CLONE_NEWNET):
             layers.append("network")
-            if _make_private() and _expose(settings.needed_paths):
-                reachable = True
-                if _hide(settings.hidden_paths):
-                    layers.append("mount")
+            if _make_private() and _hide((*SCRATCH_ROOTS, *settings.hidden_paths), settings.needed_paths):
+                layers.append("mount")
+                reachable = _expose(settings.needed_paths)
         if reachable:  # otherwise an unprivileged uid could not even import the standard library
             _drop_privileges(settings.uid if settings.uid is not None else 65534)
             layers.append("uid")
@@ -95,7 +99,7 @@ def confine(settings: Confinement) -> list[str]:
         uid, gid = os.getuid(), os.getgid()
         if _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET) and _map_user(uid, gid):
             layers.append("network")
-            if _make_private() and _hide(settings.hidden_paths):
+            if _make_private() and _hide((*SCRATCH_ROOTS, *settings.hidden_paths), settings.needed_paths):
                 layers.append("mount")
     if prctl(PR_SET_NO_NEW_PRIVS, 1):
         layers.append("no_new_privs")
@@ -171,54 +175,55 @@ def _expose(paths: tuple[str, ...]) -> bool:
 
 
 def _reexpose(ancestor: str, entries: list[str]) -> bool:
-    import tempfile
+    """Cover ``ancestor`` with a read-only tmpfs that holds only ``entries``, bound to the originals.
 
-    stage = tempfile.mkdtemp(prefix=".autograder-stage-", dir="/tmp")
+    The originals are held open (``O_PATH``) before the cover goes on, and bound back through
+    ``/proc/self/fd``, so no staging folder is needed.
+    """
+    held: dict[str, int] = {}
     try:
         for entry in entries:
-            original, staged = os.path.join(ancestor, entry), os.path.join(stage, entry)
-            if os.path.isdir(original):
-                os.mkdir(staged)
-            else:
-                open(staged, "w").close()
-            if not _mount(original, staged, None, MS_BIND | MS_REC, None):
-                return False
+            held[entry] = os.open(os.path.join(ancestor, entry), os.O_PATH)
         if not _mount("tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k"):
             return False
-        for entry in entries:
-            target, staged = os.path.join(ancestor, entry), os.path.join(stage, entry)
-            if os.path.isdir(staged):
+        for entry, fd in held.items():
+            target = os.path.join(ancestor, entry)
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
                 os.mkdir(target)
             else:
-                open(target, "w").close()
-            if not _mount(staged, target, None, MS_MOVE, None):
+                open(target, "w").close()  # noqa: SIM115 - a mount point
+            if not _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC, None):
                 return False
         return _mount("tmpfs", ancestor, "tmpfs", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=0755")
     except OSError:
         return False
     finally:
-        for entry in entries:
-            staged = os.path.join(stage, entry)
-            try:
-                os.rmdir(staged) if os.path.isdir(staged) else os.unlink(staged)
-            except OSError:
-                pass
-        try:
-            os.rmdir(stage)
-        except OSError:
-            pass
+        for fd in held.values():
+            os.close(fd)
 
 
-def _hide(paths: tuple[str, ...]) -> bool:
-    """Cover each existing path with an empty read-only tmpfs (directories) or /dev/null (files)."""
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _hide(paths: tuple[str, ...], needed: tuple[str, ...]) -> bool:
+    """Cover each path with an empty read-only tmpfs (a file: /dev/null), keeping needed paths inside.
+
+    Shallow paths first: a deeper one already covered no longer exists and is skipped. A folder
+    holding needed paths becomes a tmpfs with just those entries mounted back (see `_reexpose`).
+    """
+    needed = tuple(os.path.abspath(n) for n in needed)
     hidden_all = True
-    for path in paths:
-        if os.path.isdir(path):
+    for path in sorted({os.path.abspath(p) for p in paths}, key=lambda p: p.count(os.sep)):
+        if not os.path.lexists(path) or any(_within(path, n) for n in needed):
+            continue  # gone (under a covered folder), or itself needed
+        inside = sorted({os.path.relpath(n, path).split(os.sep)[0] for n in needed if _within(n, path)})
+        if inside:
+            ok = _reexpose(path, inside)
+        elif os.path.isdir(path):
             ok = _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")
-        elif os.path.exists(path):
-            ok = _mount("/dev/null", path, None, MS_BIND, None)
         else:
-            continue
+            ok = _mount("/dev/null", path, None, MS_BIND, None)
         hidden_all = hidden_all and ok
     return hidden_all
 

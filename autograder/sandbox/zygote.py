@@ -21,6 +21,7 @@ import select
 import signal
 import socket
 import sys
+import sysconfig
 
 import torch
 
@@ -31,8 +32,10 @@ from .child import StepPlan, run_child
 from .isolation import Confinement, confine, kill_tree, reap, set_child_subreaper
 
 MAX_PACKET = 1 << 20
+# What an unprivileged child must still read: the interpreter's installation (the standard library
+# and site-packages). Not sys.path at large: it holds the repository, whose modules are preloaded.
 PYTHON_PATHS = tuple(sorted({sys.prefix, sys.base_prefix, sys.exec_prefix,
-                             *(p for p in sys.path if p and os.path.isdir(p))}))
+                             *(p for p in sysconfig.get_paths().values() if os.path.isdir(p))}))
 
 
 def warm_up() -> None:
