@@ -26,7 +26,7 @@ from conftest import EXERCISES, SOLUTIONS, import_attention
 from torch import nn
 
 from selfcheck import LocalSubject, run_check
-from selfcheck.public import PUBLIC
+from selfcheck.public import PUBLIC, check_step
 from selfcheck.steps import STEPS
 
 ALL_CHECKS = PUBLIC.all()
@@ -143,6 +143,14 @@ def test_an_unfinished_earlier_step_is_named(tmp_path: Path) -> None:
         assert outcomes[name].status == "failed"
         message = outcomes[name].message
         assert "needs step 7 (self_attention" in message and "not implemented yet" in message
+
+
+def test_check_step_for_notebooks(solutions_module: Callable[[str], ModuleType], capsys: Any) -> None:
+    check_step("weights", solutions_module("weights"))
+    assert capsys.readouterr().out.count("PASS  ") == len(PUBLIC.for_step("weights"))
+    with pytest.raises(AssertionError, match=r"step 5 weights: 1 of 3 public checks did not pass \(scaled_softmax\)"):
+        check_step("weights", {"attention_weights": lambda scores, d_k: torch.softmax(scores, dim=-1)})
+    assert "not divided by sqrt(d_k)" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------------------------------

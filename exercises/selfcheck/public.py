@@ -28,16 +28,17 @@ import functools
 import itertools
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import ModuleType
 from typing import Any
 
 import torch
 
 from .compare import expect_close, expect_equal, expect_handle, expect_inputs_unchanged, expect_raises, expect_tensor
 from .errors import CheckFailed, NotImplementedYet
-from .registry import CheckFunction, CheckRegistry
+from .registry import CheckFunction, CheckRegistry, run_check
 from .steps import BY_ID, STEPS
-from .subject import Handle, Subject, buffers, describe_value, parameters
+from .subject import Handle, LocalSubject, Subject, buffers, describe_value, parameters
 
 PUBLIC = CheckRegistry()
 
@@ -850,3 +851,36 @@ def full_cache_raises(subject: Subject, rng: torch.Generator) -> None:
     subject.decode_step(attn, x[1].clone(), cache)
     expect_raises(ValueError, lambda: subject.decode_step(attn, x[2].clone(), cache),
                   "decode_step with context_length=2 and a cache already holding 2 tokens")
+
+
+# ---------------------------------------------------------------------------------------
+# Running the public checks outside pytest (notebooks)
+# ---------------------------------------------------------------------------------------
+
+
+def check_step(step: str, code: Mapping[str, Any] | ModuleType) -> None:
+    """Run step ``step``'s public checks on ``code`` (a notebook's ``globals()`` or a module).
+
+    Prints one line per check and raises `CheckFailed` (an ``AssertionError``) naming the
+    checks that did not pass, so a notebook test cell fails exactly when pytest would::
+
+        from selfcheck.public import check_step
+        check_step("scores", globals())
+    """
+    if step not in BY_ID:
+        raise ValueError(f"unknown step {step!r}; the steps are: {', '.join(BY_ID)}")
+    if isinstance(code, ModuleType):
+        subject: Subject = LocalSubject.from_module(step, code)
+    else:
+        subject = LocalSubject(step, code, "the notebook")
+    failed = []
+    for check in PUBLIC.for_step(step):
+        outcome = run_check(check, subject, 0)
+        print(f"{'PASS' if outcome.passed else 'FAIL'}  {check.title}")
+        if not outcome.passed:
+            print("      " + outcome.message.replace("\n", "\n      "))
+            failed.append(check.name)
+    info = BY_ID[step]
+    if failed:
+        raise CheckFailed(f"step {info.number} {step}: {len(failed)} of {len(PUBLIC.for_step(step))} public checks "
+                          f"did not pass ({', '.join(failed)})")
