@@ -138,7 +138,7 @@ def wrapper_draws(subject: Subject, rng: torch.Generator) -> None:
 
 
 @HIDDEN.check(STEP, "MultiHeadAttentionWrapper: the heads' outputs concatenated on the last dimension "
-              "(batch of sequences)", weight=2)
+              "(one sequence and a batch)", weight=2)
 def wrapper_forward(subject: Subject, rng: torch.Generator) -> None:
     d_in, d_out_kq, d_out_v, heads, length = _dims(rng)
     wrapper = build_module(subject, "MultiHeadAttentionWrapper", d_in, d_out_kq, d_out_v, heads, seed=draw_seed(rng))
@@ -147,6 +147,9 @@ def wrapper_forward(subject: Subject, rng: torch.Generator) -> None:
     expected, mistakes = _expected_and_mistakes(x, w_q, w_k, w_v, heads)
     expect_close_named(wrapper(x), expected, "MultiHeadAttentionWrapper on a hidden (B, T, d_in) input",
                        mistakes=mistakes)
+    single, single_mistakes = _expected_and_mistakes(x[0], w_q, w_k, w_v, heads)
+    expect_close_named(wrapper(x[0]), single, "MultiHeadAttentionWrapper on a hidden (T, d_in) input",
+                       mistakes=single_mistakes)
 
 
 @HIDDEN.check(STEP, "MultiHeadAttention: W_query, W_key (d_in, heads*d_out_kq) and W_value (d_in, heads*d_out_v) "
