@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import import_attention
 from torch import nn
 
 from autograder import reference as ref
@@ -94,8 +95,7 @@ def test_reference_passes_every_check(step: str) -> None:
 
 @pytest.mark.parametrize("step", STEPS)
 def test_einsum_sample_passes(step: str, solutions_module: Callable) -> None:
-    from tests.conftest import import_attention
-
+    """The bundled correct sample in einsum/manual-softmax style (the fixture purges `attention` afterwards)."""
     if not (SAMPLES / "complete_einsum" / "attention" / f"{MODULES[step]}.py").is_file():
         pytest.skip("no complete_einsum sample for this step")
     namespace = vars(import_attention(SAMPLES / "complete_einsum", MODULES[step]))
