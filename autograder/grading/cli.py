@@ -58,8 +58,13 @@ def run(args: argparse.Namespace) -> int:
     return grade_all(course, submissions, out_dir=out_dir, jobs=args.jobs, seed=seed)
 
 
-def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int, seed: int) -> int:  # noqa: ANN001
-    """Grade ``submissions`` and write every report; returns the exit status."""
+def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int, seed: int,  # noqa: ANN001
+              hidden_paths: tuple[str | Path, ...] = ()) -> int:
+    """Grade ``submissions`` and write every report; returns the exit status.
+
+    ``hidden_paths``: more files or folders learner code must not see, besides the grader's own
+    files, ``out_dir`` and the submissions (the Gradescope runner hides the rest of ``/autograder``).
+    """
     from ..sandbox.isolation import make_undumpable
     from ..sandbox.remote import SandboxError, Zygote
 
@@ -76,7 +81,7 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
     work_root = Path(tempfile.mkdtemp(prefix="autograder-"))
     if os.geteuid() == 0:
         os.chmod(work_root, 0o711)  # sandbox uids may enter their own copy, not list the others
-    hidden = tuple(str(p.resolve()) for p in (out_dir, *_originals(submissions)))
+    hidden = tuple(str(Path(p).resolve()) for p in (out_dir, *_originals(submissions), *hidden_paths))
     grader = Grader(course, load_hidden_checks(), seed=seed, zygote=zygote, work_root=work_root, hidden_paths=hidden)
     results: dict[str, SubmissionResult] = {}
     failures = 0
