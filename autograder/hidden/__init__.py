@@ -15,13 +15,11 @@ from __future__ import annotations
 import importlib
 
 from selfcheck import CheckRegistry
+from selfcheck.steps import STEPS
 
 HIDDEN = CheckRegistry()
 
-STEP_MODULES = (
-    "tokens", "embedding", "projections", "scores", "weights", "context", "self_attention", "multi_head",
-    "cross_attention", "causal_pairs", "causal_mask", "causal_attention", "kv_cache",
-)
+STEP_MODULES = tuple(step.id for step in STEPS)  # one module per step id, in course order (from course.yml)
 
 
 def load_hidden_checks() -> CheckRegistry:

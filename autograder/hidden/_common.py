@@ -95,9 +95,10 @@ def seeded(seed: int, make: Callable[[], T]) -> T:
 def standin(subject: Subject, name: str) -> Handle:
     """A handle to the grader's stand-in ``name`` (an earlier step's API), in the learner's process.
 
-    Proposed `Subject` addition (``Subject.standin(name)``): the remote subject asks its child for
-    the object ``name`` of the stand-in modules it already imported for the earlier steps. Until a
-    subject class offers it, a `LocalSubject` gets the object from `autograder.reference`.
+    A subject class may offer ``standin(name)`` (`RemoteSubject` does: its child returns the object
+    from the stand-in modules it imported for the earlier steps). A `LocalSubject` (project tests,
+    notebooks) gets the object from `autograder.reference`. Only earlier steps' names are allowed,
+    so a check can never hand a step its own reference.
     """
     step = BY_ID.get(subject.step)
     owner = next((s for s in STEPS if name in s.api), None)
