@@ -113,6 +113,18 @@ def test_mistakes_are_named(solutions_module: Callable[[str], ModuleType]) -> No
     assert "expected: {'The': 0, 'east': 1" in vocab["vocab_of_the_example"].message
 
 
+def test_code_that_modifies_its_inputs_fails_and_leaves_the_checks_intact(
+    solutions_module: Callable[[str], ModuleType],
+) -> None:
+    def scaling_in_place(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        keys.mul_(2)
+        return queries @ keys.transpose(-2, -1) if queries.dim() > 1 else keys @ queries
+
+    bad = _outcomes("scores", {"attention_scores": scaling_in_place})
+    assert "changed its input in place (argument 2)" in bad["query_matrix"].message
+    assert all(o.passed for o in _outcomes("scores", vars(solutions_module("scores"))).values())
+
+
 def test_parameter_order_and_mask_are_checked(solutions_module: Callable[[str], ModuleType]) -> None:
     real = solutions_module("causal_attention")
 

@@ -28,7 +28,7 @@ import functools
 import itertools
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -37,7 +37,7 @@ import torch
 from .compare import expect_close, expect_equal, expect_handle, expect_inputs_unchanged, expect_raises, expect_tensor
 from .errors import CheckFailed, NotImplementedYet
 from .registry import CheckFunction, CheckRegistry, run_check
-from .steps import BY_ID, STEPS
+from .steps import BY_ID, STEPS, StepInfo
 from .subject import Handle, LocalSubject, Subject, buffers, describe_value, parameters
 
 PUBLIC = CheckRegistry()
@@ -65,7 +65,7 @@ _MODULE_STEPS = {step.module: step for step in STEPS}
 # ---------------------------------------------------------------------------------------
 
 
-def _check(step: str, title: str) -> Any:
+def _check(step: str, title: str) -> Callable[[CheckFunction], CheckFunction]:
     """Register a public check of ``step``; name an unfinished *earlier* step when it is the cause.
 
     Locally, a step's code runs on the learner's own earlier steps (the grader gives it stand-ins
@@ -94,7 +94,7 @@ def _check(step: str, title: str) -> Any:
     return register
 
 
-def _unfinished_step(error: NotImplementedYet) -> Any:
+def _unfinished_step(error: NotImplementedYet) -> StepInfo | None:
     """The step whose file raised ``NotImplementedError`` (from the location, else the stub message)."""
     if error.where:
         module = os.path.splitext(error.where.split(",", 1)[0])[0]
@@ -133,6 +133,11 @@ def _embedding_rows(token_ids: Sequence[int], vocab_size: int = 50_000, dim: int
 def _published(values: list[float]) -> torch.Tensor:
     """A published fact as float64, so a failure message prints it as published (0.3374, not 0.33739998)."""
     return torch.tensor(values, dtype=torch.float64)
+
+
+def _copies(*tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Fresh copies of the module's fixed inputs: in-process, code that modifies its inputs must not change them."""
+    return tuple(t.clone() for t in tensors)
 
 
 def _example_x() -> torch.Tensor:
@@ -317,7 +322,7 @@ def seeded_draws(subject: Subject, rng: torch.Generator) -> None:
 
 @_check("projections", "project_qkv(x, W_query, W_key, W_value) returns x @ W for each, shapes (2, 2), (2, 2), (2, 4)")
 def project_fixed_input(subject: Subject, rng: torch.Generator) -> None:
-    result = subject.project_qkv(_X_2x3, _WQ, _WK, _WV)
+    result = subject.project_qkv(*_copies(_X_2x3, _WQ, _WK, _WV))
     expect_inputs_unchanged(subject, "project_qkv")
     if not isinstance(result, (tuple, list)) or len(result) != 3:
         raise CheckFailed(f"project_qkv should return (queries, keys, values), not {describe_value(result)}")
@@ -328,7 +333,7 @@ def project_fixed_input(subject: Subject, rng: torch.Generator) -> None:
 @_check("projections", "project_qkv keeps leading batch dimensions: x (2, 2, 3) gives (2, 2, 2), (2, 2, 2), (2, 2, 4)")
 def project_batched_input(subject: Subject, rng: torch.Generator) -> None:
     x = torch.stack([_X_2x3, -_X_2x3])
-    result = subject.project_qkv(x, _WQ, _WK, _WV)
+    result = subject.project_qkv(x, *_copies(_WQ, _WK, _WV))
     if not isinstance(result, (tuple, list)) or len(result) != 3:
         raise CheckFailed(f"project_qkv should return (queries, keys, values), not {describe_value(result)}")
     for name, got, weight in zip(("queries", "keys", "values"), result, (_WQ, _WK, _WV), strict=True):
@@ -346,14 +351,14 @@ _KEYS = torch.tensor([[1.0, 0.0], [2.0, 1.0], [-1.0, 3.0]])  # (T_k=3, d_k=2)
 @_check("scores", "one query vector (2,) against keys (3, 2) gives 3 scores, one per key")
 def one_query_vector(subject: Subject, rng: torch.Generator) -> None:
     query = _QUERIES[0].clone()
-    got = subject.attention_scores(query, _KEYS)
+    got = subject.attention_scores(query, _KEYS.clone())
     expect_inputs_unchanged(subject, "attention_scores")
     expect_close(got, _KEYS @ query, "attention_scores(query (2,), keys (3, 2))", reveal=True)
 
 
 @_check("scores", "queries (2, 2) against keys (3, 2) give a (2, 3) matrix: row i holds query i's scores")
 def query_matrix(subject: Subject, rng: torch.Generator) -> None:
-    got = subject.attention_scores(_QUERIES, _KEYS)
+    got = subject.attention_scores(*_copies(_QUERIES, _KEYS))
     expect_inputs_unchanged(subject, "attention_scores")
     expect_close(got, _QUERIES @ _KEYS.T, "attention_scores(queries (2, 2), keys (3, 2))", reveal=True)
 
@@ -382,7 +387,7 @@ def _softmax_mistakes(scores: torch.Tensor, d_k: int) -> dict[str, torch.Tensor]
 
 @_check("weights", "attention_weights(scores (2, 3), d_k=4) has shape (2, 3) and every row sums to 1")
 def rows_sum_to_one(subject: Subject, rng: torch.Generator) -> None:
-    got = subject.attention_weights(_SCORES, 4)
+    got = subject.attention_weights(_SCORES.clone(), 4)
     expect_inputs_unchanged(subject, "attention_weights")
     expect_tensor(got, "attention_weights(scores (2, 3), d_k=4)", shape=(2, 3), dtype="floating")
     _expect_rows_sum_to_one(got, "attention_weights(scores (2, 3), d_k=4)")
@@ -390,7 +395,7 @@ def rows_sum_to_one(subject: Subject, rng: torch.Generator) -> None:
 
 @_check("weights", "the weights are softmax(scores / sqrt(d_k)) over the last dimension")
 def scaled_softmax(subject: Subject, rng: torch.Generator) -> None:
-    got = subject.attention_weights(_SCORES, 4)
+    got = subject.attention_weights(_SCORES.clone(), 4)
     expect_close(got, torch.softmax(_SCORES / 2.0, dim=-1), "attention_weights(scores (2, 3), d_k=4)",
                  mistakes=_softmax_mistakes(_SCORES, 4), reveal=True)
 
@@ -416,14 +421,14 @@ _VALUES = torch.tensor([[2.0, 0.0], [4.0, 8.0], [0.0, -4.0]])  # (T=3, d_v=2)
 @_check("context", "one weight row (3,) and values (3, 2) give one context vector (2,)")
 def one_weight_row(subject: Subject, rng: torch.Generator) -> None:
     row = _WEIGHT_ROWS[0].clone()
-    got = subject.context_vectors(row, _VALUES)
+    got = subject.context_vectors(row, _VALUES.clone())
     expect_inputs_unchanged(subject, "context_vectors")
     expect_close(got, row @ _VALUES, "context_vectors(weights (3,), values (3, 2))", reveal=True)
 
 
 @_check("context", "weights (2, 3) and values (3, 2) give (2, 2): row i is the weighted sum of the value rows")
 def weight_matrix(subject: Subject, rng: torch.Generator) -> None:
-    got = subject.context_vectors(_WEIGHT_ROWS, _VALUES)
+    got = subject.context_vectors(*_copies(_WEIGHT_ROWS, _VALUES))
     expect_inputs_unchanged(subject, "context_vectors")
     expect_close(got, _WEIGHT_ROWS @ _VALUES, "context_vectors(weights (2, 3), values (3, 2))", reveal=True)
 
@@ -579,7 +584,7 @@ def cross_parameters(subject: Subject, rng: torch.Generator) -> None:
 @_check("cross_attention", "forward(x_1 (2, 3), x_2 (5, 3)) gives (2, 4): one output per query token of x_1")
 def output_shape(subject: Subject, rng: torch.Generator) -> None:
     attn = _seeded(subject).CrossAttention(D_IN, D_KQ, D_V)
-    out = attn(_X_1, _X_2)
+    out = attn(*_copies(_X_1, _X_2))
     expect_inputs_unchanged(subject, "CrossAttention.forward")
     expect_tensor(out, "CrossAttention(3, 2, 4)(x_1 (2, 3), x_2 (5, 3))", shape=(2, D_V), dtype=torch.float32)
 
@@ -590,7 +595,7 @@ def queries_from_first_input(subject: Subject, rng: torch.Generator) -> None:
     found = _qkv_parameters(attn, "CrossAttention(3, 2, 4)", _W_SHAPES)
     w_q, w_k, w_v = (found[name].detach() for name in _W_SHAPES)
     expected = _attend(_X_1 @ w_q, _X_2 @ w_k, _X_2 @ w_v)
-    expect_close(attn(_X_1, _X_2), expected, "CrossAttention(3, 2, 4)(x_1 (2, 3), x_2 (5, 3))")
+    expect_close(attn(*_copies(_X_1, _X_2)), expected, "CrossAttention(3, 2, 4)(x_1 (2, 3), x_2 (5, 3))")
 
 
 @_check("cross_attention", "a batch: x_1 (2, 2, 3) and x_2 (2, 5, 3) give (2, 2, 4)")
@@ -695,7 +700,7 @@ def masking_before_equals_after(subject: Subject, rng: torch.Generator) -> None:
 @_check("causal_mask", "is_causal returns a bool: True when everything above the diagonal is 0 or -inf")
 def is_causal_answers(subject: Subject, rng: torch.Generator) -> None:
     cases = [
-        ("a lower-triangular (3, 3) matrix", _LOWER_3, True),
+        ("a lower-triangular (3, 3) matrix", _LOWER_3.clone(), True),
         ("a (3, 3) matrix with -inf above the diagonal", _SQUARE.masked_fill(_LOWER_3 == 0, float("-inf")), True),
         ("a (3, 3) matrix of ones", torch.ones(3, 3), False),
         ("a batch (2, 3, 3) where only the second matrix has a 1 above the diagonal",
@@ -713,8 +718,8 @@ def is_causal_answers(subject: Subject, rng: torch.Generator) -> None:
 # Step 12: causal_attention
 # ---------------------------------------------------------------------------------------
 
-_ROW_WEIGHTS = [0.1, 0.6, 0.3]
-_ROW_VALUES = [[1, 2], [3, 0], [4, 5]]
+_ROW_WEIGHTS = (0.1, 0.6, 0.3)
+_ROW_VALUES = ((1, 2), (3, 0), (4, 5))  # passed as fresh lists
 
 
 @_check("causal_attention", "token_output([0.1, 0.6, 0.3], [[1, 2], [3, 0], [4, 5]]) is [3.1, 1.7]")
@@ -731,7 +736,7 @@ def token_output_ignores_later_rows(subject: Subject, rng: torch.Generator) -> N
     got = subject.token_output(weights, values)
     expect_inputs_unchanged(subject, "token_output")
     expect_close(got, _published([2.2, 0.8]), "token_output(tensor([0.4, 0.6]), values (3, 2))", reveal=True)
-    expect_raises(ValueError, lambda: subject.token_output(_ROW_WEIGHTS, _ROW_VALUES[:2]),
+    expect_raises(ValueError, lambda: subject.token_output(list(_ROW_WEIGHTS), [list(row) for row in _ROW_VALUES[:2]]),
                   "token_output(3 weights, values with 2 rows)")
 
 
@@ -800,8 +805,8 @@ def empty_cache(subject: Subject, rng: torch.Generator) -> None:
 @_check("kv_cache", "two appends of a key (2,) and a value (4,) give len 2, .keys (2, 2) and .values (2, 4) in order")
 def appends_grow_the_cache(subject: Subject, rng: torch.Generator) -> None:
     cache = expect_handle(subject.KVCache(), "KVCache()")
-    cache.append(_KEY_1, _VALUE_1)
-    cache.append(_KEY_2, _VALUE_2)
+    cache.append(*_copies(_KEY_1, _VALUE_1))
+    cache.append(*_copies(_KEY_2, _VALUE_2))
     expect_inputs_unchanged(subject, "KVCache.append")
     expect_equal(len(cache), 2, "len(cache) after two appends", reveal=True)
     expect_close(cache.keys, torch.stack([_KEY_1, _KEY_2]), "cache.keys after two appends", reveal=True)
