@@ -13,9 +13,11 @@ Everything runs in-process (`LocalSubject`), single-threaded for speed.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import math
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,6 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import import_attention
 from torch import nn
 
 from autograder import reference as ref
@@ -98,7 +99,13 @@ def test_einsum_sample_passes(step: str, solutions_module: Callable) -> None:
     """The bundled correct sample in einsum/manual-softmax style (the fixture purges `attention` afterwards)."""
     if not (SAMPLES / "complete_einsum" / "attention" / f"{MODULES[step]}.py").is_file():
         pytest.skip("no complete_einsum sample for this step")
-    namespace = vars(import_attention(SAMPLES / "complete_einsum", MODULES[step]))
+    for name in [n for n in sys.modules if n == "attention" or n.startswith("attention.")]:
+        del sys.modules[name]
+    sys.path.insert(0, str(SAMPLES / "complete_einsum"))
+    try:
+        namespace = vars(importlib.import_module(f"attention.{MODULES[step]}"))
+    finally:
+        sys.path.remove(str(SAMPLES / "complete_einsum"))
     assert failures(run_all(step, namespace, 5)) == {}
 
 
