@@ -50,12 +50,14 @@ def import_step(step: StepInfo) -> ModuleType | str:
     if step.module not in _imports:
         try:
             _imports[step.module] = importlib.import_module(f"attention.{step.module}")
-        except Exception as error:  # noqa: BLE001 - anything the learner's module raises on import
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # noqa: BLE001 - anything the learner's module raises on import (sys.exit too)
             _imports[step.module] = f"attention/{step.module}.py cannot be imported: {_describe_import_error(error)}"
     return _imports[step.module]
 
 
-def _describe_import_error(error: Exception) -> str:
+def _describe_import_error(error: BaseException) -> str:
     """``SyntaxError: invalid syntax (scores.py, line 12)``: the error and where it is."""
     if isinstance(error, SyntaxError) and error.filename:
         where: str | None = f"{os.path.basename(error.filename)}, line {error.lineno}"
