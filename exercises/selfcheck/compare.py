@@ -135,7 +135,16 @@ def _describe_difference(actual: torch.Tensor, expected: torch.Tensor, rtol: flo
 
 
 def _format_tensor(value: torch.Tensor) -> str:
-    return str(value.detach().tolist()) if value.numel() <= 64 else f"tensor of shape {tuple(value.shape)}"
+    if value.numel() > 64:
+        return f"tensor of shape {tuple(value.shape)}"
+    return str(_six_digits(value.detach().tolist()))
+
+
+def _six_digits(value: Any) -> Any:
+    """Floats to 6 significant digits (0.3374, not float32's 0.33739998936653137); finer than any tolerance."""
+    if isinstance(value, list):
+        return [_six_digits(v) for v in value]
+    return float(f"{value:.6g}") if isinstance(value, float) else value
 
 
 def expect_equal(actual: Any, expected: Any, what: str, *, reveal: bool = False) -> None:
