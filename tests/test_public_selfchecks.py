@@ -9,6 +9,7 @@ error in one step and a wrong result in another fail only those steps, with clea
 from __future__ import annotations
 
 import ast
+import importlib
 import os
 import re
 import shutil
@@ -22,13 +23,15 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import EXERCISES, SOLUTIONS, import_attention
 from torch import nn
 
 from selfcheck import LocalSubject, run_check
 from selfcheck.public import PUBLIC, check_step
 from selfcheck.steps import STEPS
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EXERCISES = REPO_ROOT / "exercises"
+SOLUTIONS = REPO_ROOT / "solutions"
 ALL_CHECKS = PUBLIC.all()
 STEP_IDS = [step.id for step in STEPS]
 
@@ -144,12 +147,33 @@ def test_parameter_order_and_mask_are_checked(solutions_module: Callable[[str], 
     assert "the mask was not applied" in unmasked["attends_only_to_the_past"].message
 
 
+def _forget_attention() -> None:
+    for name in [n for n in sys.modules if n == "attention" or n.startswith("attention.")]:
+        del sys.modules[name]
+
+
+def _import_from(root: Path, module: str) -> ModuleType:
+    """``attention.<module>`` from the package under ``root`` (forgotten again at the end of the test)."""
+    _forget_attention()
+    sys.path.insert(0, str(root))
+    try:
+        return importlib.import_module(f"attention.{module}")
+    finally:
+        sys.path.remove(str(root))
+
+
+@pytest.fixture(autouse=True)
+def _no_attention_left_behind() -> Iterator[None]:
+    yield
+    _forget_attention()
+
+
 def test_an_unfinished_earlier_step_is_named(tmp_path: Path) -> None:
     """Locally, multi_head runs on the learner's step 7: a stub there reads "finish step 7 first"."""
     package = tmp_path / "attention"
     shutil.copytree(SOLUTIONS / "attention", package)
     shutil.copy(EXERCISES / "attention" / "self_attention.py", package / "self_attention.py")
-    outcomes = _outcomes("multi_head", vars(import_attention(tmp_path, "multi_head")))
+    outcomes = _outcomes("multi_head", vars(_import_from(tmp_path, "multi_head")))
     assert outcomes["wide_parameters"].passed and outcomes["efficient_output"].passed
     for name in ("wrapper_heads", "wrapper_concatenates", "from_wrapper_matches"):
         assert outcomes[name].status == "failed"
