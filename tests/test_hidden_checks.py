@@ -71,7 +71,7 @@ def failures(outcomes: dict[str, Outcome]) -> dict[str, str]:
 
 def reference_with(**overrides: Any) -> dict[str, Any]:
     """The reference's namespace with some API names replaced (a learner module with one mistake)."""
-    namespace = dict(vars(ref))
+    namespace = ref.namespace()
     namespace.update(overrides)
     return namespace
 
@@ -91,7 +91,7 @@ def test_solutions_pass_every_check(step: str, solutions_module: Callable) -> No
 @pytest.mark.parametrize("step", STEPS)
 def test_reference_passes_every_check(step: str) -> None:
     for seed in SEEDS:
-        assert failures(run_all(step, vars(ref), seed)) == {}, f"seed {seed}"
+        assert failures(run_all(step, ref.namespace(), seed)) == {}, f"seed {seed}"
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -791,7 +791,7 @@ def test_loading_is_idempotent() -> None:
 
 
 def _recording(check: Any, seed: int) -> list[Any]:
-    subject = RecordingSubject(check.step, vars(ref))
+    subject = RecordingSubject(check.step, ref.namespace())
     assert run_check(check, subject, seed).passed
     return subject.recorded
 
@@ -866,12 +866,27 @@ def test_standin_namespace() -> None:
         assert all(namespace[name] is getattr(ref, name) for name in step.api)
     with pytest.raises(KeyError):
         ref.standin_namespace("tokens", ["standin_namespace"])
-    public = {name for name in vars(ref) if not name.startswith("_")}
     api = {name for step in COURSE.steps for name in step.api}
-    modules_and_imports = {"annotations", "math", "operator", "Sequence", "Any", "torch", "nn", "F"}
-    assert public - api - modules_and_imports == {"standin_namespace"}
+    assert set(ref.OWNERS) == api
+    for step in COURSE.steps:  # a step module's public names: its own API and what it imports, nothing more
+        module = importlib.import_module(f"autograder.reference.steps.{step.module}")
+        public = {name for name in vars(module) if not name.startswith("_")}
+        imports = {"annotations", "math", "operator", "Any", "torch", "nn", "F"}
+        earlier = {n for s in COURSE.steps[: COURSE.step_ids.index(step.id)] for n in s.api}
+        assert public - imports - earlier == set(step.api), step.id
 
 
 def test_reference_is_independent_of_the_solutions() -> None:
-    source = Path(ref.__file__).read_text(encoding="utf-8")
-    assert not re.search(r"^\s*(from|import)\s+(solutions|attention)\b", source, re.MULTILINE)
+    for path in Path(ref.__file__).parent.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        assert not re.search(r"^\s*(from|import)\s+(solutions|attention)\b", source, re.MULTILINE), path
+
+
+def test_reference_steps_import_only_earlier_steps() -> None:
+    """A sandboxed child loads the reference of earlier steps only: no step module may import a later one."""
+    order = COURSE.step_ids
+    for step in COURSE.steps:
+        source = (Path(ref.__file__).parent / "steps" / f"{step.module}.py").read_text(encoding="utf-8")
+        for imported in re.findall(r"^from \.(\w+) import", source, re.MULTILINE):
+            assert order.index(imported) < order.index(step.id), (step.id, imported)
+        assert not re.search(r"\b_sdpa\b|= *F\.scaled_dot_product_attention\b", source), step.id

@@ -19,11 +19,13 @@ import pytest
 import torch
 
 from autograder import REPO_ROOT
-from autograder.grading.engine import SANDBOX_UID_BASE, default_hidden_paths
+from autograder.grading.engine import default_hidden_paths
+from autograder.sandbox.isolation import reserve_uid_block
 from autograder.sandbox.remote import Budget, RemoteSubject, SessionSpec, StepSession, Zygote
 from selfcheck.errors import CallFailed, LearnerError
 
 IS_ROOT = os.geteuid() == 0
+SANDBOX_UID_BASE = reserve_uid_block().first if IS_ROOT else -1  # this test process's own uid block
 MARKER = "autograder-leftover-probe"
 
 PROBES = textwrap.dedent(f'''
@@ -155,8 +157,56 @@ def test_scratch_folders_show_nothing_but_the_childs_own_work(probes: RemoteSubj
 
 def test_hidden_checks_are_not_in_the_childs_memory(probes: RemoteSubject) -> None:
     loaded = probes.grader_modules()
-    assert "autograder.reference" in loaded
     assert not any(name.startswith(("autograder.hidden", "autograder.grading")) for name in loaded)
+    assert not [name for name in loaded if name.startswith("autograder.reference.steps.")]  # no stand-ins here
+
+
+STEAL = textwrap.dedent('''
+    import gc, importlib, sys
+
+    def steal():
+        """Every way to reach the grader's reference attention_scores from step `scores`."""
+        found = []
+        for name in ("autograder.reference.steps.scores", "autograder.hidden"):
+            try:
+                importlib.import_module(name)
+                found.append("import " + name)
+            except Exception:
+                pass
+        try:
+            import autograder.reference as reference
+            found.append(repr(reference.attention_scores))
+        except Exception:
+            pass
+        found += [name for name in sys.modules if name.endswith((".scores", ".weights", ".hidden"))
+                  and name.startswith("autograder")]
+        stand_in = sys.modules["attention.projections"].project_qkv
+        found += [key for key in stand_in.__globals__ if key in ("attention_scores", "_sdpa")]
+        found += [repr(obj) for obj in gc.get_objects()
+                  if callable(obj) and getattr(obj, "__name__", "") == "attention_scores"
+                  and "autograder" in getattr(obj, "__module__", "")]
+        return found
+''')
+
+
+def test_learner_code_cannot_reach_its_own_steps_reference(zygote: Zygote, workspace: Path) -> None:
+    (workspace / "sub" / "attention" / "scores.py").write_text(STEAL)
+    if IS_ROOT:
+        os.chown(workspace / "sub" / "attention" / "scores.py", SANDBOX_UID_BASE, SANDBOX_UID_BASE)
+    earlier = {"tokens": ("build_vocab", "encode"), "embedding": ("embed",),
+               "projections": ("init_projections", "project_qkv")}
+    spec = SessionSpec(
+        package_dir=str(workspace / "sub" / "attention"), module="scores", standins=earlier,
+        step_ids={m: m for m in earlier}, workdir=str(workspace / "sub"), output_path=str(workspace / "o.txt"),
+        memory_bytes=512 * 2**20, cpu_seconds=60, output_bytes=64 * 1024,
+        uid=SANDBOX_UID_BASE if IS_ROOT else None, hidden_paths=default_hidden_paths(),
+    )
+    session = StepSession(zygote, spec, 10.0, Budget(60))
+    session.start()
+    try:
+        assert RemoteSubject("scores", "attention/scores.py", session).steal() == []
+    finally:
+        session.close()
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="network namespaces need root here")

@@ -23,11 +23,10 @@ from selfcheck.registry import Check, CheckRegistry, Outcome, run_check
 
 from .. import REPO_ROOT
 from ..course import Course, Step
+from ..sandbox.isolation import reserve_uid_block
 from ..sandbox.remote import Budget, RemoteSubject, SessionSpec, StepSession, Zygote
 from .forbidden import scan
 from .submissions import PrivateCopy, Submission, make_private_copy
-
-SANDBOX_UID_BASE = 61000  # uid of job slot k is SANDBOX_UID_BASE + k when the grader runs as root
 
 
 @dataclass
@@ -85,6 +84,7 @@ class Grader:
         self.work_root = work_root
         self.hidden_paths = tuple(dict.fromkeys((*default_hidden_paths(), *hidden_paths)))
         self.is_root = os.geteuid() == 0
+        self.uids = reserve_uid_block() if self.is_root else None  # job slot k runs as self.uids.uid(k)
         for missing in [s.id for s in course.steps if not checks.for_step(s.id)]:
             raise ValueError(f"no hidden checks for step {missing!r}")
 
@@ -92,7 +92,7 @@ class Grader:
         """Grade one submission in a private copy; never raises for anything the submission does."""
         started = time.monotonic()
         result = SubmissionResult(submission.name, self.seed)
-        uid = SANDBOX_UID_BASE + slot if self.is_root else None
+        uid = self.uids.uid(slot) if self.uids is not None else None
         copy = make_private_copy(submission, self.work_root, uid)
         result.notes.extend(copy.notes)
         if not copy.has_package:

@@ -95,8 +95,24 @@ class ForbiddenGuard:
         return used
 
 
-def build_package(plan: StepPlan, standin_namespace: Any) -> types.ModuleType:
-    """Register ``attention`` (learner files, without its ``__init__``) and the stand-ins."""
+class _GraderImportBlocker:
+    """Refuses to import any grader module that is not already loaded (meta path finder)."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+        if fullname == "autograder" or fullname.startswith("autograder."):
+            raise ImportError(f"{fullname} is not available to submissions")
+        return None
+
+
+def build_package(plan: StepPlan) -> types.ModuleType:
+    """Register ``attention`` (learner files, without its ``__init__``) and the earlier steps' stand-ins.
+
+    Runs before confinement. Only the reference modules of earlier steps are imported; then any
+    further import of the grader's modules is refused, and the reference package's lazy loader
+    is removed, so learner code cannot reach its own step's reference.
+    """
+    from autograder import reference
+
     for name in [n for n in sys.modules if n == "attention" or n.startswith("attention.")]:
         del sys.modules[name]
     package = types.ModuleType("attention", "The learner's package (its __init__.py is not run by the grader).")
@@ -105,9 +121,12 @@ def build_package(plan: StepPlan, standin_namespace: Any) -> types.ModuleType:
     sys.modules["attention"] = package
     for module_name, api in plan.standins.items():
         standin = types.ModuleType(f"attention.{module_name}", f"Grader stand-in for step {module_name}.")
-        standin.__dict__.update(standin_namespace(plan.step_ids[module_name], api))
+        standin.__dict__.update(reference.standin_namespace(plan.step_ids[module_name], api))
         sys.modules[standin.__name__] = standin
         setattr(package, module_name, standin)
+    for lazy in ("__getattr__", "standin_namespace"):
+        reference.__dict__.pop(lazy, None)
+    sys.meta_path.insert(0, _GraderImportBlocker())
     return package
 
 
@@ -255,14 +274,11 @@ class _Opaque:
 
 
 def run_child(conn: Any, plan: StepPlan, isolation: list[str]) -> None:
-    """Entry point in the child after confinement: guard, import, serve; never returns."""
-    from autograder.reference import standin_namespace
-
+    """Entry point in the child after `build_package` and confinement: guard, import, serve; never returns."""
     status = 0
     try:
         guard = ForbiddenGuard(plan.package_dir)
         guard.install()
-        build_package(plan, standin_namespace)
         server = CallServer(conn, plan, guard, isolation)
         server.import_step()
         if server.module is not None:

@@ -10,7 +10,8 @@ Started by `remote.Zygote` as ``python -m autograder.sandbox.zygote FD`` where F
 - end of file on the control socket -> kill every child and exit.
 
 The zygote is a child subreaper: whatever a submission leaves behind is re-parented here and
-killed with its step. It never imports hidden checks.
+killed with its step. It never imports the hidden checks or the reference: each child imports
+the reference modules of the earlier steps it needs, and nothing else.
 """
 
 from __future__ import annotations
@@ -25,10 +26,9 @@ import sysconfig
 
 import torch
 
-from autograder import reference as _reference  # noqa: F401 - stand-ins, preloaded before any fork
 from selfcheck import plain as _plain  # noqa: F401 - preloaded before any fork
 
-from .child import StepPlan, run_child
+from .child import StepPlan, build_package, run_child
 from .isolation import Confinement, confine, kill_tree, reap, set_child_subreaper
 
 MAX_PACKET = 1 << 20
@@ -118,6 +118,7 @@ class Zygote:
             sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            build_package(plan)  # stand-ins of earlier steps only, read while the files are still visible
             layers = confine(settings)
             os.chdir(workdir)
             os.environ.clear()

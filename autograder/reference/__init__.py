@@ -1,0 +1,74 @@
+"""An independent implementation of every step's API, on torch's own reference operations.
+
+Two roles (see ``docs/DESIGN.md``, "Dependencies between steps: stand-ins"):
+
+- **Oracle.** The hidden checks compare learner results with these objects, computed in the
+  trusted grader process: ``from autograder import reference; reference.SelfAttention``.
+- **Stand-ins.** When the grader checks step k, the learner's imports of *earlier* steps'
+  modules get these objects instead (`standin_namespace`), so a wrong earlier step cannot cost
+  points in a later one. They follow ``SPEC.md`` exactly: the same names and signatures, the
+  same parameter draws (``torch.rand`` for ``W_query``, ``W_key``, ``W_value`` in that order),
+  the same attributes (``.heads``, the ``mask`` buffer, ``KVCache.keys/.values``).
+
+One module per step, each importing only earlier steps' modules. A sandboxed child imports only
+the modules of the steps before the one it serves, so no object or global it can reach holds
+the reference for its own step or a later one. Attention goes through
+``F.scaled_dot_product_attention`` looked up at call time (never a pre-bound handle), so the
+sandbox's forbidden-API guard sees every call, and lets through those made from these files.
+This package never imports ``solutions/``. Importing it loads no step until a name is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Any
+
+# API name -> the module of its step (course.yml `module`)
+OWNERS = {
+    "build_vocab": "tokens", "encode": "tokens",
+    "embed": "embedding",
+    "init_projections": "projections", "project_qkv": "projections",
+    "attention_scores": "scores",
+    "attention_weights": "weights",
+    "context_vectors": "context",
+    "SelfAttention": "self_attention",
+    "MultiHeadAttentionWrapper": "multi_head", "MultiHeadAttention": "multi_head",
+    "CrossAttention": "cross_attention",
+    "causal_pairs": "causal_pairs", "count_causal_pairs": "causal_pairs", "keys_attended": "causal_pairs",
+    "tril_mask": "causal_mask", "mask_and_renormalize": "causal_mask", "causal_mask": "causal_mask",
+    "mask_scores": "causal_mask", "causal_attention_weights": "causal_mask", "is_causal": "causal_mask",
+    "token_output": "causal_attention", "CausalSelfAttention": "causal_attention",
+    "KVCache": "kv_cache", "decode_step": "kv_cache",
+}
+
+__all__ = [*OWNERS, "namespace", "standin_namespace"]
+
+
+def __getattr__(name: str) -> Any:
+    """``reference.<API name>``: imports that name's step module on first use."""
+    if name not in OWNERS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.steps.{OWNERS[name]}"), name)
+
+
+def standin_namespace(step_id: str, api: Sequence[str]) -> dict[str, object]:
+    """The reference objects for one step's ``api`` names, importing only that step's module.
+
+    ``KeyError`` names an api name the reference does not implement.
+    """
+    namespace: dict[str, object] = {}
+    for name in api:
+        if name not in OWNERS:
+            raise KeyError(f"the reference has no stand-in for {step_id}.{name}")
+        namespace[name] = __getattr__(name)
+    return namespace
+
+
+def namespace() -> dict[str, object]:
+    """Every API name with its reference object (imports every step): a complete "learner module"."""
+    return {name: __getattr__(name) for name in OWNERS}
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,1 @@
+"""One module per step; each imports only earlier steps' modules (see `autograder.reference`)."""
