@@ -341,7 +341,7 @@ class RemoteSubject(Subject):
             raised = learner_error(str(error.get("type", "Exception")), str(error.get("message", "")),
                                    error.get("where"))
             raised.api_name = label
-            raise raised
+            raise self.note_error(raised)
         try:
             value = decode_value(reply.get("value"), reply_tensors,
                                  lambda data: RemoteHandle(self, data, result_label))

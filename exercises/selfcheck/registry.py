@@ -77,10 +77,10 @@ def run_check(check: Check, subject: Subject, seed: int) -> Outcome:
         check.function(subject, check_rng(seed, check.step, check.name))
     except NotImplementedYet as error:
         return Outcome("not_implemented", error.describe())
-    except CheckFailed as failure:
-        return Outcome("failed", str(failure))
-    except LearnerError as error:
-        return Outcome("failed", error.describe())
+    except (CheckFailed, LearnerError) as failure:
+        if subject.not_implemented is not None:  # however the check took it, the step is unfinished
+            return Outcome("not_implemented", subject.not_implemented.describe())
+        return Outcome("failed", failure.describe() if isinstance(failure, LearnerError) else str(failure))
     except CallFailed as failure:
         return Outcome("failed", str(failure))
     except Exception as error:  # noqa: BLE001 - the check itself broke, on an unexpected result

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import CheckFailed, LearnerError, learner_error, learner_location
+from .errors import CheckFailed, LearnerError, NotImplementedYet, learner_error, learner_location
 from .plain import plain_tensor, qualified_name, same_tensor, tensors_in, to_plain
 
 MODULE_CLASS = "torch.nn.modules.module.Module"
@@ -139,7 +139,14 @@ class Subject:
         self.step = step
         self.origin = origin  # "attention/tokens.py" or "the notebook"
         self.last_call: CallRecord | None = None
+        self.not_implemented: LearnerError | None = None  # the first NotImplementedError learner code raised
         self._api_handles: dict[str, Handle] = {}
+
+    def note_error(self, error: LearnerError) -> LearnerError:
+        """Remember an unfinished step (NotImplementedError), however the check handles the error."""
+        if isinstance(error, NotImplementedYet) and self.not_implemented is None:
+            self.not_implemented = error
+        return error
 
     def _lookup_api(self, name: str) -> Handle | None:
         raise NotImplementedError
@@ -211,7 +218,7 @@ class LocalHandle(Handle):
         except (KeyboardInterrupt, CheckFailed):
             raise
         except BaseException as exc:  # noqa: BLE001 - any learner exception becomes data
-            raise _local_error(exc, label) from exc
+            raise self._h_subject.note_error(_local_error(exc, label)) from exc
         modified = tuple(name for (name, t), snap in zip(before, snapshots, strict=True) if not same_tensor(t, snap))
         self._h_subject.last_call = CallRecord(label, modified)
         return self._h_wrap(result, self._h_result_label(label))
@@ -222,7 +229,7 @@ class LocalHandle(Handle):
         except AttributeError:
             raise CheckFailed(f"{self.type_name} has no attribute `{name}`") from None
         except BaseException as exc:  # noqa: BLE001 - a property that raises
-            raise _local_error(exc, f"{self.type_name}.{name}") from exc
+            raise self._h_subject.note_error(_local_error(exc, f"{self.type_name}.{name}")) from exc
         return self._h_wrap(value, f"{self.type_name}.{name}")
 
     def _h_len(self) -> int:
@@ -231,14 +238,14 @@ class LocalHandle(Handle):
         except TypeError as exc:
             raise CheckFailed(f"len() of a {self.type_name} failed: {exc}") from None
         except BaseException as exc:  # noqa: BLE001
-            raise _local_error(exc, f"len({self.type_name})") from exc
+            raise self._h_subject.note_error(_local_error(exc, f"len({self.type_name})")) from exc
 
     def _h_getitem(self, key: Any) -> Any:
         label = f"{self.type_name}[{key!r}]"
         try:
             value = self._h_obj[_unwrap(key)]
         except BaseException as exc:  # noqa: BLE001 - IndexError ends iteration, as it should
-            raise _local_error(exc, label) from exc
+            raise self._h_subject.note_error(_local_error(exc, label)) from exc
         return self._h_wrap(value, label)
 
     def _h_tensors(self, kind: str) -> dict[str, torch.Tensor]:
