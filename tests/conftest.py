@@ -10,6 +10,9 @@ from types import ModuleType
 
 import pytest
 
+# Hostile submissions are learner code for the grader to run, not tests for pytest to collect.
+collect_ignore = ["hostile"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO_ROOT / "solutions"
 EXERCISES = REPO_ROOT / "exercises"

@@ -2,7 +2,8 @@
 only what the code really does. Every case asserts the score and what the learner reads.
 
 A case is a folder in tests/hostile/: files overlaid on a copy of solutions/attention (or, with a
-BASE file saying "exercises", on the learner stubs). A line ``from attention_solution_<m> import``
+BASE file saying "exercises", on the learner stubs). A file ending in ``.hostile`` is installed
+without that suffix (a ``conftest.py`` must not be active inside our own test tree). A line ``from attention_solution_<m> import``
 in a case imports the reference module <m>, copied in as ``attention/_solution_<m>.py``.
 """
 
@@ -41,6 +42,7 @@ def _build(case: Path, target: Path) -> None:
     for path in case.rglob("*"):
         if path.is_file() and path.name != "BASE":
             relative = path.relative_to(case)
+            relative = relative.with_name(relative.name.removesuffix(".hostile"))
             text = path.read_text()
             for module in re.findall(r"attention_solution_(\w+)", text):
                 shutil.copy(REPO_ROOT / "solutions" / "attention" / f"{module}.py",
@@ -114,6 +116,7 @@ def test_an_attack_costs_its_own_step_and_is_explained(graded, case: str) -> Non
 
 
 def test_a_conftest_changes_nothing(graded) -> None:  # noqa: ANN001
+    assert (HOSTILE / "conftest_stubs" / "conftest.py.hostile").exists()
     result = graded[0]["conftest_stubs"]
     assert result.score == 0
     assert all("not implemented yet" in t.output for t in result.tests)
