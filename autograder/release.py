@@ -318,9 +318,25 @@ class Generator:
     owns: tuple[str, ...] = ()
 
 
+def render_source_notebooks(course: Course, layout: Layout) -> dict[Path, str]:
+    """``solutions/notebooks/*.ipynb``: the nbgrader source notebooks (`autograder.notebooks.build`)."""
+    from .notebooks.learner import render_sources  # lazily: nbformat and the checks are slow to import
+
+    return render_sources(course, layout)
+
+
+def render_learner_notebooks(course: Course, layout: Layout) -> dict[Path, str]:
+    """``exercises/notebooks/*``: what ``nbgrader generate_assignment`` makes of the source notebooks."""
+    from .notebooks.learner import render_learner_notebooks as render  # lazily: runs nbgrader
+
+    return render(course, layout)
+
+
 GENERATORS: list[Generator] = [
     Generator("step table", render_steps_table),
     Generator("stubs", render_stubs, owns=("attention/*.py",)),
+    Generator("source notebooks", render_source_notebooks),
+    Generator("learner notebooks", render_learner_notebooks, owns=("notebooks/*",)),
 ]
 
 

@@ -45,7 +45,7 @@ class PrivateCopy:
 
 
 def looks_like_submission(path: Path) -> bool:
-    return (path / PACKAGE).is_dir() or any(path.glob("*.ipynb"))
+    return (path / PACKAGE).is_dir() or any(path.glob("*.ipynb")) or any(path.glob("notebooks/*.ipynb"))
 
 
 def resolve_submissions(paths: list[str]) -> list[Submission]:
@@ -92,6 +92,10 @@ def make_private_copy(submission: Submission, parent: Path, owner: int | None) -
         _extract_zip(submission.path, package_dir, copy)
     else:
         _copy_tree(submission.path / PACKAGE, package_dir, copy)
+        if not copy.has_package:  # the step notebooks' answer cells instead (json only, no nbformat)
+            from ..notebooks.extract import extract_into
+
+            copy.has_package = extract_into(submission.path, package_dir, copy.notes)
     if owner is not None:
         for directory, _, files in os.walk(root):
             os.chown(directory, owner, owner)

@@ -1,0 +1,157 @@
+"""Hidden tests in notebooks: what the hidden blocks of nbgrader test cells call.
+
+A test cell of the source notebooks ends with ::
+
+    ### BEGIN HIDDEN TESTS
+    from autograder.hidden.notebook import run_hidden
+    run_hidden("tokens", globals(), check=["example_sentence", "vocab_random_text"])
+    ### END HIDDEN TESTS
+
+nbgrader removes the block from the learner notebooks and puts it back when it autogrades (on
+the instructor's machine, where ``autograder`` is installed). `run_hidden` runs the named hidden
+checks of ``autograder/hidden`` (the same functions the sandboxed grader runs) in this process,
+on the notebook's own definitions (``selfcheck.LocalSubject(step, globals(), "the notebook")``):
+
+- it prints ``✓ hidden test: <title>`` for each check that passes, and raises `HiddenTestFailed` (an
+  ``AssertionError``) naming every check that fails, with the check's message; the error shows
+  as those lines only, never as a traceback into this file or the cell's hidden source;
+- while it checks a step, every API name of the *earlier* steps (course order) is bound in the
+  notebook's namespace to the grader's stand-in (`autograder.reference.standin_namespace`) and
+  restored afterwards (`earlier_standins`), so a mistake costs points in its own step only, as in
+  the sandboxed grader. ``course_notebook.check`` (the public checks) does the same while nbgrader
+  autogrades;
+- the checks draw their inputs from a fixed seed (`notebook_seed`: ``NOTEBOOK_SEED``, or the
+  environment variable ``ATTENTION_NOTEBOOK_SEED``), so regrading gives the same result; the
+  notebook's own random generator is left as it was, warnings are ignored and whatever the
+  learner's code prints is swallowed (nbgrader gives 0 to a test cell that writes to stderr).
+
+`run_question` grades a concept question with its hidden key (`autograder.notebooks.questions`).
+
+nbgrader runs the learner's code and the hidden tests in one kernel, without a sandbox: use
+``python -m autograder grade`` (which also takes notebook submissions) for untrusted code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+from collections.abc import Iterator, MutableMapping, Sequence
+from typing import Any
+
+import torch
+
+from selfcheck import LocalSubject, run_check
+from selfcheck.steps import BY_ID, STEPS
+
+NOTEBOOK_SEED = 20_240_531
+SEED_VARIABLE = "ATTENTION_NOTEBOOK_SEED"
+ORIGIN = "the notebook"
+PASS, FAIL = "✓", "✗"
+_RED, _RESET = "\x1b[31m", "\x1b[0m"
+_MISSING = object()
+
+
+class HiddenTestFailed(AssertionError):
+    """Some hidden checks failed; shown by IPython as the failure lines only (no traceback)."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = list(lines)
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook for how an exception is shown
+        return [f"{_RED}{line}{_RESET}" if line.startswith(FAIL) else line for line in self.lines]
+
+
+def notebook_seed() -> int:
+    """The seed of the hidden checks' inputs: ``ATTENTION_NOTEBOOK_SEED`` or `NOTEBOOK_SEED`."""
+    text = os.environ.get(SEED_VARIABLE, "").strip()
+    return int(text) if text else NOTEBOOK_SEED
+
+
+@contextlib.contextmanager
+def earlier_standins(step_id: str, namespace: MutableMapping[str, Any]) -> Iterator[None]:
+    """Bind every earlier step's API names in ``namespace`` to the grader's stand-ins, then restore.
+
+    Names the namespace did not have are removed again afterwards. A name that belongs to
+    ``step_id`` itself or to a later step is never touched.
+    """
+    from autograder.reference import standin_namespace
+
+    number = BY_ID[step_id].number
+    saved: dict[str, Any] = {}
+    for step in STEPS[: number - 1]:
+        for name, standin in standin_namespace(step.id, step.api).items():
+            saved[name] = namespace.get(name, _MISSING)
+            namespace[name] = standin
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is _MISSING:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = old
+
+
+@contextlib.contextmanager
+def quietly() -> Iterator[None]:
+    """Leave the global random generator as it was, ignore warnings, swallow printed output."""
+    sink = io.StringIO()
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings(), \
+            contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def run_hidden(step_id: str, namespace: MutableMapping[str, Any], check: str | Sequence[str] | None = None,
+               *, seed: int | None = None) -> None:
+    """Run hidden checks of ``step_id`` (all, or those named by ``check``) on ``namespace``.
+
+    Prints ``✓ <title>`` per passing check; raises `HiddenTestFailed` if any fails.
+    """
+    from autograder.hidden import load_hidden_checks
+
+    if step_id not in BY_ID:
+        raise ValueError(f"no step {step_id!r}")
+    available = {c.name: c for c in load_hidden_checks().for_step(step_id)}
+    if check is None:
+        selected = list(available.values())
+    else:
+        names = [check] if isinstance(check, str) else list(check)
+        unknown = [n for n in names if n not in available]
+        if unknown:
+            raise ValueError(f"step {step_id!r} has no hidden check {', '.join(map(repr, unknown))}; "
+                             "regenerate the notebooks with `python -m autograder release`")
+        selected = [available[n] for n in names]
+    seed = notebook_seed() if seed is None else seed
+    results = []
+    with earlier_standins(step_id, namespace):
+        for hidden in selected:
+            with quietly():
+                outcome = run_check(hidden, LocalSubject(step_id, namespace, ORIGIN), seed)
+            results.append((hidden, outcome))
+    lines = [f"{PASS} hidden test: {c.title}" for c, outcome in results if outcome.passed]
+    failed = [(c, outcome) for c, outcome in results if not outcome.passed]
+    for line in lines:
+        print(line)
+    if failed:
+        report = []
+        for hidden, outcome in failed:
+            report.append(f"{FAIL} hidden test: {hidden.title}")
+            report += [f"    {line}" for line in outcome.message.splitlines()]
+        raise HiddenTestFailed(report)
+
+
+def run_question(name: str, namespace: MutableMapping[str, Any]) -> None:
+    """Grade the concept question ``name``: the notebook's variable ``name`` against the key."""
+    from autograder.notebooks.questions import QUESTIONS
+
+    question = QUESTIONS[name]
+    value = namespace.get(name, _MISSING)
+    if value is _MISSING or value is Ellipsis:
+        raise HiddenTestFailed([f"{FAIL} {name}: not answered"])
+    if not question.is_right(value):
+        raise HiddenTestFailed([f"{FAIL} {name}: not the right answer"])
+    print(f"{PASS} {name}: right")

@@ -1,0 +1,156 @@
+"""A notebook submission, as the ``attention`` package: so that ``python -m autograder grade`` grades notebooks.
+
+A submission folder without ``attention/`` but with the step notebooks (``<folder>/*.ipynb`` or
+``<folder>/notebooks/*.ipynb``, as in ``exercises/`` or in nbgrader's
+``submitted/<student>/notebooks/``) is turned into ``attention/<module>.py`` files inside the
+grader's private copy (`extract_into`, called by ``autograder/grading/submissions.py``):
+
+- for every step, the notebook course.yml names for it is read with the ``json`` module (the
+  grader never imports nbformat), without following symbolic links and with the same size limit
+  as Python files;
+- the step's answer cells (nbgrader ``grade_id`` ``<step>_answer``) become the module, in order;
+- the names of *earlier* steps' APIs that the code uses without defining them (``init_projections``
+  in ``SelfAttention``, ``SelfAttention`` in the wrapper) are imported from ``attention.<module>``
+  on the module's first line, where the sandbox's import router gives them the grader's stand-ins,
+  exactly as for a package submission. Cell line ``n`` is module line ``n + 1``.
+
+Everything else in the notebooks (outputs, other cells, concept questions) is ignored: the
+sandboxed grader grades code; nbgrader grades the questions.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..course import Course, load_course
+from . import NOTEBOOK_FOLDER, answer_id
+
+MAX_NOTEBOOK_BYTES = 5 * 1024 * 1024
+
+
+@dataclass
+class Extraction:
+    modules: dict[str, str] = field(default_factory=dict)  # module name -> source
+    notes: list[str] = field(default_factory=list)
+    notebooks: list[str] = field(default_factory=list)  # the notebooks read, for the notes
+
+
+def notebook_path(folder: Path, notebook: str) -> Path | None:
+    """``<folder>/<notebook>.ipynb`` or ``<folder>/notebooks/<notebook>.ipynb``, if it exists."""
+    for candidate in (folder / f"{notebook}.ipynb", folder / NOTEBOOK_FOLDER / f"{notebook}.ipynb"):
+        if os.path.lexists(candidate):
+            return candidate
+    return None
+
+
+def has_notebooks(folder: Path) -> bool:
+    return any(folder.glob("*.ipynb")) or any((folder / NOTEBOOK_FOLDER).glob("*.ipynb"))
+
+
+def _read_json(path: Path, shown: str, notes: list[str]) -> dict | None:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        notes.append(f"{shown} is not a regular file (a symbolic link?): it was ignored")
+        return None
+    if info.st_size > MAX_NOTEBOOK_BYTES:
+        notes.append(f"{shown} is larger than {MAX_NOTEBOOK_BYTES // 1024 // 1024} MB: it was ignored")
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as reader:
+            data = json.loads(reader.read().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        notes.append(f"{shown} could not be read as a notebook ({type(error).__name__}): it was ignored")
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def answer_sources(notebook: dict, step_id: str) -> list[str]:
+    """The sources of the answer cells of ``step_id`` in a notebook's JSON, in order."""
+    found = []
+    for cell in notebook.get("cells", []) if isinstance(notebook.get("cells"), list) else []:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        meta = cell.get("metadata", {})
+        nbgrader = meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
+        if not isinstance(nbgrader, dict) or nbgrader.get("grade_id") != answer_id(step_id):
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            source = "".join(str(part) for part in source)
+        found.append(str(source))
+    return found
+
+
+def earlier_imports(source: str, step_id: str, course: Course) -> list[str]:
+    """``from attention.<module> import <name>`` for earlier steps' names ``source`` uses but never defines."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []  # the grader reports the syntax error for this step
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    defined: set[str] = set()
+    for node in tree.body:  # what the module defines at its top level
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            defined.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            defined.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    lines = []
+    for step in course.earlier_steps(step_id):
+        names = [name for name in step.api if name in used and name not in defined]
+        if names:
+            lines.append(f"from attention.{step.module} import {', '.join(names)}")
+    return lines
+
+
+def extract(folder: Path, course: Course | None = None) -> Extraction:
+    """The ``attention`` modules a notebook submission in ``folder`` holds (see the module docstring)."""
+    course = course or load_course()
+    result = Extraction()
+    cache: dict[str, dict | None] = {}
+    for step in course.steps:
+        path = notebook_path(folder, step.notebook)
+        if path is None:
+            continue
+        shown = path.relative_to(folder).as_posix()
+        if shown not in cache:
+            cache[shown] = _read_json(path, shown, result.notes)
+            if cache[shown] is not None:
+                result.notebooks.append(shown)
+        notebook = cache[shown]
+        if notebook is None:
+            continue
+        sources = answer_sources(notebook, step.id)
+        if not sources:
+            result.notes.append(f"{shown} has no answer cell for step {step.id!r} (grade id {answer_id(step.id)})")
+            continue
+        code = "\n\n".join(sources)
+        imports = earlier_imports(code, step.id, course)
+        first = "; ".join(imports) if imports else "# (no earlier step used)"
+        result.modules[step.module] = f"{first}  # extracted from {shown} by the grader\n{code}\n"
+    return result
+
+
+def extract_into(folder: Path, package_dir: Path, notes: list[str], course: Course | None = None) -> bool:
+    """Write the extracted modules (and an empty ``__init__.py``) into ``package_dir``; True if any."""
+    result = extract(folder, course)
+    notes.extend(result.notes)
+    if not result.modules:
+        return False
+    package_dir.mkdir(parents=True, exist_ok=True)
+    (package_dir / "__init__.py").write_text('"""Extracted from notebooks by the grader."""\n', encoding="utf-8")
+    for module, source in result.modules.items():
+        (package_dir / f"{module}.py").write_text(source, encoding="utf-8")
+    notes.append(f"graded from the answer cells of {', '.join(result.notebooks)} (no attention/ package)")
+    return True

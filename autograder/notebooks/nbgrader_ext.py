@@ -1,0 +1,66 @@
+"""What ``nbgrader_config.py`` plugs into nbgrader (imported only by nbgrader's processes).
+
+- `StepClearSolutions`: ``generate_assignment``'s ``ClearSolutions`` with the release's stubs.
+  nbgrader's own replaces every solution region by one fixed ``code_stub``; this one replaces a
+  region inside a function by the line the release stubs use,
+  ``raise NotImplementedError("<step>: <function> is not implemented yet")``
+  (`autograder.release.make_stub`), so a learner sees the same message in the notebook and in
+  ``attention/<module>.py``, and the public checks can tell which step is unfinished. A concept
+  question's region (``name = answer``) becomes ``name = ...  # replace ... with your answer``.
+- `generate_assignment_preprocessors`: nbgrader's list with `StepClearSolutions` in place of
+  ``ClearSolutions``.
+- `feedback_preprocessors`: nbgrader's list plus ``ClearHiddenTests``, so that feedback HTML
+  shows the results of hidden tests but never their source.
+"""
+
+from __future__ import annotations
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.converters.generate_assignment import GenerateAssignment
+from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions, GetGrades
+
+from ..release import BEGIN_SOLUTION, END_SOLUTION, MarkerError, make_stub
+from . import step_of_answer_id
+from .questions import QUESTIONS
+
+
+class StepClearSolutions(ClearSolutions):
+    """``ClearSolutions`` whose stubs name the step and the function (see the module docstring)."""
+
+    def _replace_solution_region(self, cell, language):  # noqa: ANN001, ANN202 - nbgrader's signature
+        source = cell.source
+        if cell.cell_type != "code" or BEGIN_SOLUTION not in source:
+            return super()._replace_solution_region(cell, language)
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        step = step_of_answer_id(grade_id)
+        if step is not None:
+            try:
+                cell.source = make_stub(source, step, filename=f"answer cell {grade_id}").rstrip("\n")
+            except MarkerError as error:
+                raise RuntimeError(str(error)) from None
+            return True
+        question = QUESTIONS.get(grade_id.removeprefix("question_"))
+        if question is not None:
+            lines, inside, replaced = [], False, False
+            for line in source.split("\n"):
+                if line.strip() == BEGIN_SOLUTION:
+                    inside, replaced = True, True
+                    lines.append(question.stub_line)
+                elif line.strip() == END_SOLUTION:
+                    inside = False
+                elif not inside:
+                    lines.append(line)
+            cell.source = "\n".join(lines)
+            return replaced
+        return super()._replace_solution_region(cell, language)
+
+
+def generate_assignment_preprocessors() -> list:
+    """nbgrader's ``GenerateAssignment.preprocessors`` with `StepClearSolutions`."""
+    default = GenerateAssignment.class_traits()["preprocessors"].default()
+    return [StepClearSolutions if p is ClearSolutions else p for p in default]
+
+
+def feedback_preprocessors() -> list:
+    """``GenerateFeedback.preprocessors`` that also remove hidden test source from the HTML."""
+    return [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -1,0 +1,297 @@
+"""Helpers for the step notebooks of "From self-attention to causal self-attention".
+
+This file sits next to the notebooks, and their first cell imports it. It gives them:
+
+- the running example: `SENTENCE`, `TOKENS`, `embedded_sentence()`, `projection_matrices()`;
+- `heatmap()`: the pictures, with the sentence's tokens on the axes;
+- `check()`: runs public checks (the ones ``pytest`` runs in ``exercises/``) on this notebook's code;
+- `check_answer()`: checks the form of your answer to a concept question;
+- `from_notebook()`: an earlier step's function, loaded from the notebook where you wrote it.
+
+When your instructor grades the notebooks with nbgrader, the test cells also run hidden tests,
+and every step is checked with the grader's reference version of the earlier steps, so that a
+mistake costs points in its own step only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import linecache
+import operator
+import os
+import sys
+import warnings
+from collections.abc import Iterator, MutableMapping, Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+if (HERE.parent / "selfcheck").is_dir() and str(HERE.parent) not in sys.path:
+    sys.path.insert(0, str(HERE.parent))  # exercises/: the check library next to this folder
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from selfcheck import LocalSubject, run_check  # noqa: E402
+from selfcheck.public import PUBLIC  # noqa: E402
+from selfcheck.steps import STEPS  # noqa: E402
+
+SENTENCE = "The sun rises in the east"
+TOKENS = SENTENCE.split()  # ['The', 'sun', 'rises', 'in', 'the', 'east']
+SEED = 123  # the article's torch.manual_seed(123)
+PASS, FAIL = "✓", "✗"
+ANSWER_FORMS = {
+    "int": "an int",
+    "letter": "one letter, such as 'A'",
+    "positions": "a list of positions (ints), such as [0, 1]",
+}
+_RED, _RESET = "\x1b[31m", "\x1b[0m"
+
+
+def grading() -> bool:
+    """True while nbgrader autogrades this notebook (nbgrader sets ``NBGRADER_EXECUTION``)."""
+    return os.environ.get("NBGRADER_EXECUTION") == "autograde"
+
+
+# ---------------------------------------------------------------------------------------
+# The running example (computed with torch alone, so that it works before you write any code)
+# ---------------------------------------------------------------------------------------
+
+
+def embedded_sentence() -> torch.Tensor:
+    """The sentence's embeddings ``(6, 3)``: the rows of ``nn.Embedding(50_000, 3)`` after ``manual_seed(123)``.
+
+    ``nn.Embedding`` fills its table with ``torch.randn``; drawing the same numbers from a private
+    generator leaves torch's global random state alone.
+    """
+    table = torch.randn(50_000, 3, generator=torch.Generator().manual_seed(SEED))
+    return table[torch.tensor([0, 4, 3, 2, 5, 1])]
+
+
+def projection_matrices(d_in: int = 3, d_out_kq: int = 2, d_out_v: int = 4) -> tuple[torch.Tensor, ...]:
+    """``W_query``, ``W_key``, ``W_value``: what ``torch.rand`` draws after ``torch.manual_seed(123)``."""
+    generator = torch.Generator().manual_seed(SEED)
+    shapes = ((d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v))
+    return tuple(torch.rand(shape, generator=generator) for shape in shapes)
+
+
+# ---------------------------------------------------------------------------------------
+# Pictures
+# ---------------------------------------------------------------------------------------
+
+
+def heatmap(
+    matrix: Any,
+    rows: Sequence[str] | None = None,
+    cols: Sequence[str] | None = None,
+    *,
+    title: str | None = None,
+    ax: Any = None,
+    xlabel: str = "key",
+    ylabel: str = "query",
+    decimals: int = 2,
+    text: Sequence[Sequence[str]] | None = None,
+    cmap: str = "Blues",
+) -> Any:
+    """Draw ``matrix`` as a heatmap with its values written in the cells; returns the axes.
+
+    ``rows`` and ``cols`` label the axes (tokens, positions). Entries that are ``-inf`` or NaN
+    are drawn in grey (``-inf`` is written as such). ``text`` writes strings instead of values.
+    """
+    data = torch.as_tensor(matrix).detach().to(torch.float64)
+    if data.dim() == 1:
+        data = data.unsqueeze(0)
+    values = data.numpy()
+    if ax is None:
+        height, width = values.shape
+        _, ax = plt.subplots(figsize=(1.0 + 0.75 * width, 0.8 + 0.6 * height))
+    shown = np.ma.masked_invalid(values)
+    colours = plt.get_cmap(cmap).copy()
+    colours.set_bad("#d9d9d9")
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    ax.imshow(shown, cmap=colours, vmin=low, vmax=high if high > low else low + 1)
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            value = values[i, j]
+            if text is not None:
+                label = text[i][j]
+            elif np.isnan(value):
+                label = ""
+            elif np.isinf(value):
+                label = "-inf" if value < 0 else "inf"
+            else:
+                label = f"{value:.{decimals}f}"
+            bright = np.isfinite(value) and high > low and (value - low) / (high - low) > 0.6
+            ax.text(j, i, label, ha="center", va="center", fontsize=9, color="white" if bright else "black")
+    ax.set_xticks(range(values.shape[1]), labels=list(cols) if cols is not None else range(values.shape[1]))
+    ax.set_yticks(range(values.shape[0]), labels=list(rows) if rows is not None else range(values.shape[0]))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# ---------------------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------------------
+
+
+class CheckError(AssertionError):
+    """A check failed; Jupyter shows just its lines (no traceback into the checks)."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = list(lines)
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook for how an exception is shown
+        return [f"{_RED}{line}{_RESET}" if line.startswith(FAIL) else line for line in self.lines]
+
+
+@contextlib.contextmanager
+def _checking(step: str, namespace: MutableMapping[str, Any]) -> Iterator[None]:
+    """Around a check: your random state is kept and warnings are ignored. While nbgrader grades,
+    the earlier steps are the grader's reference versions and printed output is swallowed."""
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(torch.random.fork_rng(devices=[]))
+        stack.enter_context(warnings.catch_warnings())
+        warnings.simplefilter("ignore")
+        if grading():
+            sink = io.StringIO()
+            stack.enter_context(contextlib.redirect_stdout(sink))
+            stack.enter_context(contextlib.redirect_stderr(sink))
+            try:
+                from autograder.hidden.notebook import earlier_standins
+            except ImportError:
+                pass
+            else:
+                stack.enter_context(earlier_standins(step, namespace))
+        yield
+
+
+def check(step: str, namespace: MutableMapping[str, Any], *names: str) -> None:
+    """Run the public checks ``names`` of ``step`` on the code defined in ``namespace`` (``globals()``).
+
+    Prints ``✓ <what was checked>`` for each check that passes; stops at the first that fails
+    with a `CheckError` saying what is wrong.
+    """
+    known = {c.name: c for c in PUBLIC.for_step(step)}
+    for name in names:
+        if name not in known:
+            raise ValueError(f"step {step!r} has no public check {name!r}")
+        public = known[name]
+        with _checking(step, namespace):
+            outcome = run_check(public, LocalSubject(step, namespace, "the notebook"), 0)
+        if not outcome.passed:
+            raise CheckError([f"{FAIL} {public.title}", *(f"    {line}" for line in outcome.message.splitlines())])
+        print(f"{PASS} {public.title}")
+
+
+def check_answer(name: str, namespace: MutableMapping[str, Any], kind: str) -> None:
+    """Check that the concept question's answer ``name`` is given, in the form ``kind``.
+
+    Whether it is right is checked when your work is graded.
+    """
+    form = ANSWER_FORMS[kind]
+    if name not in namespace:
+        raise CheckError([f"{FAIL} `{name}` is not defined: run the answer cell above"])
+    value = namespace[name]
+    if value is Ellipsis:
+        raise CheckError([f"{FAIL} `{name}` is not answered yet: replace ... with your answer ({form})"])
+    if not _has_form(value, kind):
+        raise CheckError([f"{FAIL} `{name}` should be {form}, not {value!r}"])
+    print(f"{PASS} `{name}` is answered ({form}); whether it is right is checked when your work is graded")
+
+
+def _has_form(value: Any, kind: str) -> bool:
+    if kind == "int":
+        return _is_int(value)
+    if kind == "letter":
+        return isinstance(value, str) and len(value.strip()) == 1 and value.strip().isalpha()
+    if kind == "positions":
+        return isinstance(value, (list, tuple, set, range)) and all(_is_int(v) for v in value)
+    raise ValueError(f"unknown answer kind {kind!r}")
+
+
+def _is_int(value: Any) -> bool:
+    """An int or an integer-like value (``operator.index`` accepts it), but not True or False."""
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return type(value) is not bool
+
+
+# ---------------------------------------------------------------------------------------
+# Earlier steps, from your own notebooks
+# ---------------------------------------------------------------------------------------
+
+_OWNERS = {name: step for step in STEPS for name in step.api}
+_LOADED: dict[tuple[str, int], dict[str, Any]] = {}
+_LOADING: set[str] = set()
+
+
+def from_notebook(notebook: str, name: str) -> Any:
+    """``name`` as the answer cells of your notebook ``<notebook>.ipynb`` (as saved) define it.
+
+    The notebook is read from this folder and its answer cells run in a namespace of their own.
+    When that fails (not saved yet, an error in it), you get a stand-in that raises
+    ``NotImplementedError`` saying why, so the checks tell you to finish that step first. While
+    nbgrader grades, the grader's reference version is used instead (see `check`).
+    """
+    owner = _OWNERS.get(name)
+    step = owner.id if owner else notebook
+    if grading():
+        return _unavailable(step, name, "while grading, the grader's reference version is used")
+    path = HERE / f"{notebook}.ipynb"
+    try:
+        namespace = _run_answers(path)
+    except Exception as error:  # noqa: BLE001 - anything in the learner's earlier notebook
+        where = ""
+        if isinstance(error, SyntaxError) and error.lineno:
+            where = f" (line {error.lineno} of its answer cells)"
+        return _unavailable(step, name, f"{path.name} could not be run: {type(error).__name__}: {error}{where}")
+    if name not in namespace:
+        return _unavailable(step, name, f"{path.name} does not define it")
+    return namespace[name]
+
+
+def _unavailable(step: str, name: str, reason: str) -> Any:
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{step}: {name} is not available ({reason})")
+
+    unavailable.__name__ = unavailable.__qualname__ = name
+    return unavailable
+
+
+def _run_answers(path: Path) -> dict[str, Any]:
+    """The namespace of ``path``'s earlier-steps cells and answer cells, run in order (cached)."""
+    key = (str(path), path.stat().st_mtime_ns)
+    if key in _LOADED:
+        return _LOADED[key]
+    if str(path) in _LOADING:
+        raise RuntimeError(f"{path.name} loads itself")
+    cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    sources = []
+    for cell in cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+        answer = grade_id.endswith("_answer") and not grade_id.startswith("question_")
+        wanted = answer or grade_id.endswith("_earlier")
+        if cell.get("cell_type") == "code" and wanted:
+            source = cell.get("source", "")
+            sources.append("".join(source) if isinstance(source, list) else source)
+    code = "\n\n".join(sources) + "\n"
+    filename = path.name
+    linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
+    namespace: dict[str, Any] = {"__name__": f"notebook_{path.stem}", "__file__": str(path)}
+    _LOADING.add(str(path))
+    try:
+        exec(compile(code, filename, "exec"), namespace)  # noqa: S102 - the learner's own code
+    finally:
+        _LOADING.discard(str(path))
+    _LOADED[key] = namespace
+    return namespace
