@@ -23,7 +23,7 @@ The leak check (`check_bundle`) reports, file and line:
   `autograder.release.significant_solution_lines`, reused through `autograder.release.find_leaks`);
   a file equal to any file under ``solutions/``; an nbgrader solution marker;
 - **hidden tests**: a significant code line of the hidden checks or of the reference oracle
-  (``autograder/hidden/*.py``, ``autograder/reference.py``) that appears nowhere in the public
+  (``autograder/hidden/``, ``autograder/reference``) that appears nowhere in the public
   check library; an nbgrader hidden-tests marker; a call into ``autograder.hidden``;
 - **grader files**: anything under a folder named ``autograder`` (the public self-checks need
   nothing from it: ``selfcheck`` is their library), or a file equal to a file under ``autograder/``;
@@ -58,15 +58,16 @@ from .. import PACKAGE_DIR, REPO_ROOT
 from ..course import COURSE_FILE, Course
 from ..course_cli import markdown_table
 from ..release import (
+    GENERATORS,
     SKIPPED_DIRS,
     Layout,
     MarkerError,
     _code_lines,
     _needle,
+    _read_text,
     _scanned_files,
     _texts_of_line,
     _tokens,
-    check_release,
     find_leaks,
     solution_regions,
 )
@@ -91,11 +92,13 @@ MARKERS = (
     ("### END SOLUTION", "an nbgrader solution marker"),
     ("BEGIN HIDDEN TESTS", "an nbgrader hidden-tests marker"),
     ("END HIDDEN TESTS", "an nbgrader hidden-tests marker"),
-    ("autograder.hidden", "a call into the hidden checks"),
-    ("load_hidden_checks", "a call into the hidden checks"),
+    ("run_hidden(", "a hidden-test call (what nbgrader's hidden blocks hold)"),
+    ("load_hidden_checks(", "a call loading the hidden checks"),
 )
 SECRET_KEY = re.compile(r"secret|token|passw|api_?key|private|credential|salt|seed|^key$", re.I)
-HIDDEN_SOURCES = ("hidden/*.py", "reference.py")  # under autograder/
+HIDDEN_SOURCES = ("hidden/*.py", "reference.py", "reference/*.py")  # under autograder/: the test content
+HIDDEN_PLUMBING = ("hidden/__init__.py", "hidden/notebook.py")  # how checks are loaded and run, not what they test
+FAST_GENERATORS = ("step table", "stubs")  # release generators cheap enough to re-render for the sync check
 PUBLIC_SOURCES = ("selfcheck/*.py", "tests/*.py", "conftest.py")  # under exercises/
 HIDDEN_MIN_TOKENS = 6  # a significant hidden-check line has at least this many tokens ...
 HIDDEN_MIN_WORDS = 4  # ... and this many names, keywords or numbers outside string literals
@@ -164,8 +167,9 @@ def render_readme(course: Course, *, notebooks: list[str], submit: str) -> str:
         notebooks_setup = (
             "\nThe notebooks need Jupyter too: `pip install jupyterlab matplotlib`, then `jupyter lab notebooks/`.\n"
         )
-        notebooks_hint = (" The notebooks explain each step; write the code in `attention/<module>.py`, "
-                          "which is what the self-checks and the grader read.")
+        notebooks_hint = ("\n\nThe notebooks explain each step with pictures, and each holds its step's code as a cell "
+                          "that is\nthe module `attention/<module>.py`: write your code in whichever you prefer. "
+                          "`pytest` checks\n`attention/`; a notebook's test cells check the notebook's own code.")
     else:
         notebooks_row = notebooks_setup = notebooks_hint = ""
     limits = course.limits
@@ -195,7 +199,8 @@ def submit_generic(notebooks: list[str]) -> str:
         "- a zip of it, made in this folder with `python -m zipfile -c attention.zip attention/`;",
     ]
     if notebooks:
-        forms.append("- the step notebooks (`notebooks/*.ipynb`), where your course grades notebooks;")
+        forms.append("- the step notebooks (`notebooks/*.ipynb`), if you wrote your code in them: submit them "
+                     "without the\n  `attention` folder, which would be graded instead;")
     forms[-1] = forms[-1].rstrip(";") + "."
     return "\n".join([
         "",
@@ -275,8 +280,11 @@ def _digests(folder: Path, minimum: int = 64, marked_only: bool = False) -> dict
 
 
 def _docstring_lines(tree: ast.AST) -> set[int]:
+    """Lines of docstrings and import statements: prose and plumbing, not test content."""
     lines: set[int] = set()
     for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
@@ -306,9 +314,11 @@ def hidden_lines(package_dir: Path = PACKAGE_DIR, exercises: Path | None = None,
                  solutions: Path | None = None) -> dict[str, tuple[str, int, str]]:
     """Significant code lines of the hidden checks and the oracle: needle -> (file, line, code).
 
-    A line counts when, without its comment, it has at least `HIDDEN_MIN_TOKENS` tokens and
-    `HIDDEN_MIN_WORDS` words outside string literals (a message alone is learner-facing text: the
-    grader shows it), is not part of a docstring, and its tokens appear in no line of
+    The files are `HIDDEN_SOURCES` but `HIDDEN_PLUMBING` (the loader and the notebook runner,
+    which share helpers with the public notebook code). A line counts when, without its comment,
+    it has at least `HIDDEN_MIN_TOKENS` tokens and `HIDDEN_MIN_WORDS` words outside string
+    literals (a message alone is learner-facing text: the grader shows it), is not part of a
+    docstring or an import statement, and its tokens appear in no line of
     the public check library nor in what the stubs keep of the solution modules (so
     ``from selfcheck import CheckFailed`` or a signature both share never counts).
     """
@@ -328,8 +338,9 @@ def hidden_lines(package_dir: Path = PACKAGE_DIR, exercises: Path | None = None,
         public += [_needle(_tokens(line)) for n, line in enumerate(_code_lines(source), start=1) if n not in inside]
     public_text = "\n".join(public)
     found: dict[str, tuple[str, int, str]] = {}
+    plumbing = {package_dir / name for name in HIDDEN_PLUMBING}
     for pattern in HIDDEN_SOURCES:
-        for path in sorted(package_dir.glob(pattern)):
+        for path in sorted(set(package_dir.glob(pattern)) - plumbing):
             source = path.read_text(encoding="utf-8")
             try:
                 docstrings = _docstring_lines(ast.parse(source))
@@ -394,10 +405,16 @@ def course_secrets(course_file: Path = COURSE_FILE) -> list[tuple[str, str]]:
     return found
 
 
-def check_bundle(root: Path, *, layout: Layout | None = None, course_file: Path = COURSE_FILE) -> list[str]:
-    """Every leak in the folder ``root`` (a learner bundle or template), one line each."""
+def check_bundle(root: Path, *, layout: Layout | None = None, course_file: Path | None = None) -> list[str]:
+    """Every leak in the folder ``root`` (a learner bundle or template), one line each.
+
+    The solutions and exercises come from ``layout``; the grader's files (hidden checks, oracle)
+    and ``course.yml`` from ``layout.root`` when it has them, else from this checkout.
+    """
     layout = layout or Layout()
-    package_dir = layout.root / "autograder"
+    package_dir = layout.root / "autograder" if (layout.root / "autograder").is_dir() else PACKAGE_DIR
+    if course_file is None:
+        course_file = layout.root / "course.yml" if (layout.root / "course.yml").is_file() else COURSE_FILE
     shown = _ScanLayout(root=layout.root, scanned=root)
     problems: list[str] = []
 
@@ -511,16 +528,39 @@ def report_leaks(problems: list[str], what: str) -> None:
     print("Fix the source (solutions/, exercises/, course.yml) and run the command again.\n", file=sys.stderr)
 
 
+def sync_problems(course: Course, layout: Layout | None = None) -> list[str]:
+    """``exercises/`` problems that stop a release: stale stubs or step table, solution code.
+
+    The stubs and the step table are re-rendered (`FAST_GENERATORS`: milliseconds); the
+    notebooks are not (rendering them runs nbgrader): ``python -m autograder release`` writes
+    them just before it builds the bundle. The leak check of ``exercises/`` is `find_leaks`.
+    """
+    layout = layout or Layout()
+    problems = []
+    for generator in GENERATORS:
+        if generator.name not in FAST_GENERATORS:
+            continue
+        try:
+            rendered = generator.render(course, layout)
+        except MarkerError as error:
+            problems.append(str(error))
+            continue
+        for path, content in rendered.items():
+            if _read_text(path) != content:
+                problems.append(f"{layout.show(path)}: missing or out of date; run `python -m autograder release`")
+    return problems + [str(leak) for leak in find_leaks(layout)]
+
+
 def build_bundle(course: Course, out_dir: Path, *, layout: Layout | None = None) -> int:
     """Write ``out_dir/attention-course/`` and ``out_dir/attention-course.zip``; returns the exit status.
 
-    Exit status 1, with every problem printed and nothing written, when ``exercises/`` is out of
-    date or the built folder fails the leak check.
+    Exit status 1, with every problem printed and nothing written, when ``exercises/`` has stale
+    stubs or solution code (`sync_problems`) or the built folder fails the leak check.
     """
     layout = layout or Layout()
-    problems = check_release(course, layout)
+    problems = sync_problems(course, layout)
     if problems:
-        report_leaks(problems, "exercises/ (run `python -m autograder release` first)")
+        report_leaks(problems, "exercises/")
         return 1
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -24,8 +24,8 @@ from pathlib import Path
 import yaml
 
 from ..course import Course
-from ..release import Layout, check_release
-from .bundle import assemble, check_bundle, report_leaks
+from ..release import Layout
+from .bundle import assemble, check_bundle, report_leaks, sync_problems
 
 WORKFLOW = Path(".github") / "workflows" / "classroom.yml"
 # What GitHub Classroom itself writes into classroom.yml for "Run command" tests.
@@ -135,9 +135,9 @@ def build_classroom(course: Course, out_dir: Path, *, layout: Layout | None = No
     if existing and not _is_previous_template(out_dir):
         raise UsageError(f"{out_dir}: the folder is not empty and is not a template this command wrote; "
                          "give a new or empty folder")
-    problems = check_release(course, layout)
+    problems = sync_problems(course, layout)
     if problems:
-        report_leaks(problems, "exercises/ (run `python -m autograder release` first)")
+        report_leaks(problems, "exercises/")
         return 1
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".classroom-", dir=out_dir.parent))

@@ -14,7 +14,8 @@ What learners upload (`locate_submission`), in the order it is looked for:
 2. a folder one level down holding ``attention/`` (a repository, a folder named after the learner);
 3. a ``.zip`` (extracted safely, then looked through the same way);
 4. loose module files (``tokens.py``, ``scores.py``, ... at the top): graded as the package;
-5. the step notebooks (``*.ipynb``): handed to the engine, which grades them where it supports it;
+5. the step notebooks (``*.ipynb`` or ``notebooks/*.ipynb``, at the top or one folder down): their
+   answer cells become the package (`autograder.notebooks.extract`), then graded the same way;
 6. anything else: graded as it is, which scores 0 with a message listing what was found.
 
 A step whose module is missing scores 0 with a message naming the file; the other steps are
@@ -38,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import REPO_ROOT
+from ..course import Course
 
 PACKAGE = "attention"
 NAME = "submission"
@@ -53,7 +55,7 @@ class Located:
     """Where the gradable work of a submission is, and what the learner should be told about it."""
 
     path: Path  # a folder holding attention/ (or notebooks), handed to the engine
-    form: str  # "attention folder", "folder one level down", "zip", "module files", "notebooks", "nothing"
+    form: str  # "attention folder", "folder one level down", "module files", "notebooks", "nothing", "zip (...)"
     notes: list[str] = field(default_factory=list)
     present: set[str] = field(default_factory=set)  # module names found in attention/
 
@@ -87,11 +89,43 @@ def _notebooks(folder: Path) -> list[Path]:
     return [p for p in _entries(folder) if p.suffix == ".ipynb" and _real_file(p)]
 
 
-def locate_submission(directory: Path, staging: Path, modules: list[str], *, depth: int = 0) -> Located:
+def _notebook_folder(directory: Path) -> Path | None:
+    """The folder whose step notebooks to grade: ``directory`` or a folder one level down, holding
+    ``*.ipynb`` or ``notebooks/*.ipynb`` (the layouts `autograder.notebooks.extract` reads)."""
+    for candidate in [directory, *(p for p in _entries(directory) if _real_dir(p))]:
+        if _notebooks(candidate) or (_real_dir(candidate / "notebooks") and _notebooks(candidate / "notebooks")):
+            return candidate
+    return None
+
+
+def _with_notebooks_note(found: Located, directory: Path) -> Located:
+    if _notebook_folder(directory) is not None:
+        found.notes.append("Your submission also holds notebooks; the attention/ package was graded, not the "
+                           "notebooks. To have the notebooks graded, submit them without the attention/ folder.")
+    return found
+
+
+def _from_notebooks(folder: Path, staging: Path, course: Course) -> Located:
+    """The step notebooks' answer cells as the package (`autograder.notebooks.extract`)."""
+    try:
+        from ..notebooks.extract import extract_into
+    except ImportError:  # a grader without notebook support: the engine says there is no package
+        return Located(folder, "notebooks", ["Notebook submissions are not supported by this grader."])
+    target = staging / "notebooks" / PACKAGE
+    notes: list[str] = []
+    if not extract_into(folder, target, notes, course=course):
+        return Located(folder, "nothing", [*notes, "No answer cells were found in the notebooks."])
+    notes = [note[0].upper() + note[1:] + ("" if note.endswith(".") else ".") for note in notes]
+    return Located(target.parent, "notebooks", notes, _modules_in(target) - {"__init__"})
+
+
+def locate_submission(directory: Path, staging: Path, course: Course, *, depth: int = 0) -> Located:
     """Find the gradable work in ``directory`` (see the module docstring); copies go under ``staging``."""
+    modules = [step.module for step in course.steps]
     shown = "the top of your submission" if depth == 0 else "your zip"
     if _real_dir(directory / PACKAGE):
-        return Located(directory, "attention folder", present=_modules_in(directory / PACKAGE))
+        return _with_notebooks_note(
+            Located(directory, "attention folder", present=_modules_in(directory / PACKAGE)), directory)
     folders = [p for p in _entries(directory) if _real_dir(p) and _real_dir(p / PACKAGE)]
     if folders:
         chosen = folders[0]
@@ -100,16 +134,17 @@ def locate_submission(directory: Path, staging: Path, modules: list[str], *, dep
             others = ", ".join(f"{p.name}/" for p in folders[1:])
             notes.append(f"Several folders hold an attention/ package; only {chosen.name}/ was graded "
                          f"(not {others}).")
-        return Located(chosen, "folder one level down", notes, _modules_in(chosen / PACKAGE))
+        return _with_notebooks_note(
+            Located(chosen, "folder one level down", notes, _modules_in(chosen / PACKAGE)), chosen)
     zips = [p for p in _entries(directory) if p.suffix.lower() == ".zip" and _real_file(p)]
     if zips and depth == 0:
         target = staging / "unzipped"
         notes = _extract(zips[0], target)
-        found = locate_submission(target, staging, modules, depth=1)
+        found = locate_submission(target, staging, course, depth=1)
         found.notes[:0] = [f"Unzipped {zips[0].name}."] + notes
         if len(zips) > 1:
             found.notes.insert(1, f"Only {zips[0].name} was graded; the other zip files were ignored.")
-        found.form = "zip" if found.form != "nothing" else "nothing"
+        found.form = f"zip ({found.form})"
         return found
     loose = sorted(p for p in _entries(directory) if p.suffix == ".py" and _real_file(p) and p.stem in modules)
     if loose:
@@ -120,13 +155,9 @@ def locate_submission(directory: Path, staging: Path, modules: list[str], *, dep
         return Located(target.parent, "module files",
                        [f"The module files were found at {shown}, not in an attention/ folder; "
                         "they were graded as the attention package."], _modules_in(target))
-    notebook_folders = [directory] if _notebooks(directory) else [
-        p for p in _entries(directory) if _real_dir(p) and _notebooks(p)]
-    if notebook_folders:
-        chosen = notebook_folders[0]
-        names = ", ".join(p.name for p in _notebooks(chosen))
-        return Located(chosen, "notebooks", [f"No attention/ folder was found; the notebooks were handed to the "
-                                             f"grader ({names})."])
+    notebooks = _notebook_folder(directory)
+    if notebooks is not None:
+        return _from_notebooks(notebooks, staging, course)
     what = ", ".join(p.name + ("/" if _real_dir(p) else "") for p in _entries(directory)[:12]) or "nothing"
     return Located(directory, "nothing", [
         f"Found at {shown}: {what}. Submit the attention folder (with attention/<module>.py files), "
@@ -193,9 +224,9 @@ def private_paths(root: Path) -> list[Path]:
 def add_notes(results: dict, located: Located, modules: list[str]) -> dict:
     """Put what the learner must know about their upload right after the score line of ``output``."""
     notes = list(located.notes)
-    if located.form not in ("notebooks", "nothing"):
+    if located.present and "notebooks" not in located.form:  # notebooks: the extraction notes say it
         missing = [f"attention/{m}.py" for m in modules if m not in located.present]
-        if missing and len(missing) < len(modules):
+        if missing:
             notes.append(f"Missing from your submission: {', '.join(missing)}. Those steps score 0; "
                          "the other steps were graded.")
     lines = results.get("output", "").split("\n")
@@ -236,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     modules = [step.module for step in course.steps]
     work = Path(tempfile.mkdtemp(prefix="gradescope-"))
     try:
-        located = locate_submission(root / "submission", work / "staged", modules)
+        located = locate_submission(root / "submission", work / "staged", course)
         print(f"run_autograder: submission form: {located.form}; grading {located.path}", file=sys.stderr)
         out_dir = work / "grades"
         try:
