@@ -310,7 +310,7 @@ def _pytest_in(python: Path, folder: Path) -> subprocess.CompletedProcess:
 def test_pytest_in_the_released_folder_with_only_the_install_line(released, tmp_path: Path) -> None:
     python = install_line_environment(tmp_path / "venv", released[0] / BUNDLE_NAME / "requirements.txt")
     probe = subprocess.run([str(python), "-c", "import torch, pytest, numpy, sys; import autograder"],
-                           capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+                           capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, cwd=tmp_path)
     assert "No module named 'autograder'" in probe.stderr  # nothing of this project leaks in
 
     stubs = tmp_path / "stubs"

@@ -3,8 +3,9 @@ only what the code really does. Every case asserts the score and what the learne
 
 A case is a folder in tests/hostile/: files overlaid on a copy of solutions/attention (or, with a
 BASE file saying "exercises", on the learner stubs). A file ending in ``.hostile`` is installed
-without that suffix (a ``conftest.py`` must not be active inside our own test tree). A line ``from attention_solution_<m> import``
-in a case imports the reference module <m>, copied in as ``attention/_solution_<m>.py``.
+without that suffix (a ``conftest.py`` must not be active inside our own test tree). A line
+``from attention_solution_<m> import`` in a case imports the reference module <m>, copied in
+as ``attention/_solution_<m>.py``.
 """
 
 from __future__ import annotations

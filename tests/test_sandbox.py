@@ -20,8 +20,9 @@ import torch
 
 from autograder import REPO_ROOT
 from autograder.grading.engine import default_hidden_paths
-from autograder.sandbox.isolation import reserve_uid_block
+from autograder.sandbox.isolation import DEVICES, SYSTEM_PATHS, reserve_uid_block
 from autograder.sandbox.remote import Budget, RemoteSubject, SessionSpec, StepSession, Zygote
+from autograder.sandbox.zygote import PYTHON_PATHS
 from selfcheck.errors import CallFailed, LearnerError
 
 IS_ROOT = os.geteuid() == 0
@@ -139,7 +140,9 @@ def test_solutions_hidden_checks_and_grader_files_are_unreadable(probes: RemoteS
             content = probes.read(str(path))
             pytest.fail(f"read {path}: {content[:40]!r}")
         assert raised.value.type_name in {"FileNotFoundError", "PermissionError"}
-    assert (REPO_ROOT / "course.yml").read_text() and probes.read(str(REPO_ROOT / "course.yml")) == ""
+    assert (REPO_ROOT / "course.yml").read_text()
+    with pytest.raises(LearnerError):
+        probes.read(str(REPO_ROOT / "course.yml"))
     with pytest.raises(LearnerError):
         assert probes.list_dir(str(REPO_ROOT / "autograder" / "hidden")) == []
 
@@ -153,6 +156,23 @@ def test_scratch_folders_show_nothing_but_the_childs_own_work(probes: RemoteSubj
         assert probes.list_dir(tempfile.gettempdir()) == [workspace.name]
     finally:
         shutil.rmtree(stray.parent)
+
+
+def test_the_childs_root_holds_only_system_folders_python_and_its_work(probes: RemoteSubject) -> None:
+    """An allowlist: other copies of the repository, wherever they lie, are simply not there."""
+    if "mount" not in probes.session.isolation:
+        pytest.skip("this machine allows no mount namespace")
+    top = {Path(p).parts[1] for p in (*PYTHON_PATHS, tempfile.gettempdir()) if len(Path(p).parts) > 1}
+    assert set(probes.list_dir("/")) <= {*(Path(p).name for p in SYSTEM_PATHS), "dev", "proc", *top}
+    assert sorted(probes.list_dir("/dev")) == sorted(Path(d).name for d in DEVICES)
+    assert probes.list_dir("/proc") == ["cpuinfo"]
+    if not any(str(REPO_ROOT).startswith(p) for p in PYTHON_PATHS):
+        with pytest.raises(LearnerError):
+            probes.list_dir(str(REPO_ROOT))
+        with pytest.raises(LearnerError):
+            probes.list_dir(str(REPO_ROOT.parent))
+    with pytest.raises(LearnerError):
+        probes.write_into(str(Path(PYTHON_PATHS[0]) / "planted.py"))
 
 
 def test_hidden_checks_are_not_in_the_childs_memory(probes: RemoteSubject) -> None:

@@ -5,10 +5,15 @@ Layers, each applied when this machine allows it and reported by name:
 - ``session``: a new session and process group, so the whole group can be killed;
 - ``rlimits``: address space, CPU seconds, file size (caps printed output), open files,
   processes, no core dumps;
-- ``mount``: a private mount namespace in which the repository's grader files, the output
-  folder, other submissions and the shared scratch and home folders (``/tmp``, ``/home``,
-  ``/root``, ...) are covered by empty read-only tmpfs mounts; only the child's own working
-  folder and the Python installation are mounted back into them;
+- ``mount``: a private mount namespace whose root is a new, read-only tmpfs holding only what
+  learner code needs: the system folders (``/usr``, ``/lib*``, ``/bin``, ``/sbin``, ``/etc``,
+  read-only), a few devices (``/dev/null``, ``/dev/urandom``, ...), a copy of
+  ``/proc/cpuinfo``, the Python installation (read-only) and the child's own working folder.
+  Nothing else of the machine exists there: no repository (wherever its copies lie), no other
+  submission, no ``/tmp``, ``/home``, nor the rest of ``/proc``.
+  An allowlist, not a denylist. Where the root cannot be replaced, the fallback covers the
+  grader's files, the output folder, other submissions and the scratch and home folders
+  (``/tmp``, ``/home``, ``/root``, ...) with empty read-only tmpfs mounts instead;
 - ``network``: an empty network namespace (no network at all);
 - ``uid``: when the grader runs as root, an unprivileged uid/gid with no supplementary groups;
   otherwise an unprivileged user namespace supplies the mount and network layers;
@@ -37,6 +42,7 @@ MS_NOSUID = 0x2
 MS_NODEV = 0x4
 MS_NOEXEC = 0x8
 MS_REMOUNT = 0x20
+MS_RELATIME = 0x200000
 MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
@@ -44,6 +50,12 @@ PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+MNT_DETACH = 2
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "arm64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
+
+# What every child sees of the machine besides its Python installation and working folder.
+SYSTEM_PATHS = ("/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/sbin", "/etc")
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 
 # Folders where copies of grader files, other users' work or other submissions may lie.
 SCRATCH_ROOTS = ("/tmp", "/var/tmp", "/dev/shm", "/home", "/root", "/srv", "/mnt", "/media", "/run")
@@ -83,17 +95,25 @@ def make_undumpable() -> bool:
 def confine(settings: Confinement) -> list[str]:
     """Apply every available layer to this process; return the names of those applied."""
     layers: list[str] = []
+    is_root = os.geteuid() == 0
+    # Read from /proc now: the new root has no /proc.
+    mapped = _address_space_size()
+    # RLIMIT_NPROC counts every process of this uid: the grader's too, unless the uid is a sandbox uid
+    processes = settings.max_processes + (0 if is_root else len(user_processes(os.getuid())))
     os.setsid()
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     layers.append("session")
-    is_root = os.geteuid() == 0
     if is_root:
         reachable = all(_first_blocked(path)[0] is None for path in settings.needed_paths)
         if _unshare(CLONE_NEWNS | CLONE_NEWNET):
             layers.append("network")
-            if _make_private() and _hide((*SCRATCH_ROOTS, *settings.hidden_paths), settings.needed_paths):
-                layers.append("mount")
-                reachable = _expose(settings.needed_paths)
+            if _make_private():
+                if _enter_minimal_root(settings):
+                    layers.append("mount")
+                    reachable = True  # every folder of the new root is 0755 up to the bound paths
+                elif _hide((*SCRATCH_ROOTS, *settings.hidden_paths), settings.needed_paths):
+                    layers.append("mount")
+                    reachable = _expose(settings.needed_paths)
         if reachable:  # otherwise an unprivileged uid could not even import the standard library
             _drop_privileges(settings.uid if settings.uid is not None else 65534)
             layers.append("uid")
@@ -101,11 +121,12 @@ def confine(settings: Confinement) -> list[str]:
         uid, gid = os.getuid(), os.getgid()
         if _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET) and _map_user(uid, gid):
             layers.append("network")
-            if _make_private() and _hide((*SCRATCH_ROOTS, *settings.hidden_paths), settings.needed_paths):
+            if _make_private() and (_enter_minimal_root(settings)
+                                    or _hide((*SCRATCH_ROOTS, *settings.hidden_paths), settings.needed_paths)):
                 layers.append("mount")
     if prctl(PR_SET_NO_NEW_PRIVS, 1):
         layers.append("no_new_privs")
-    _set_limits(settings, count_processes=not is_root)
+    _set_limits(settings, mapped, processes)
     layers.append("rlimits")
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writing past the output cap fails with EFBIG
     return layers
@@ -138,6 +159,110 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
 def _make_private() -> bool:
     """Mounts made from now on stay in this process's mount namespace."""
     return _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """``paths`` without those inside another of them (binding the outer one shows them)."""
+    unique = sorted(set(paths), key=lambda p: (p.count(os.sep), p))
+    kept: list[str] = []
+    for path in unique:
+        if not any(_within(path, outer) for outer in kept):
+            kept.append(path)
+    return kept
+
+
+def _locked_flags(path: str) -> int:
+    """The mount flags of ``path`` that a remount must keep (a user namespace may not clear them)."""
+    try:
+        flags = os.statvfs(path).f_flag
+    except OSError:
+        return 0
+    kept = flags & (os.ST_NOSUID | os.ST_NODEV | os.ST_NOEXEC | os.ST_NOATIME | os.ST_NODIRATIME)
+    return kept | (MS_RELATIME if flags & os.ST_RELATIME else 0)
+
+
+def _cover(path: str) -> bool:
+    """Hide ``path`` under an empty read-only tmpfs (a folder) or ``/dev/null`` (a file)."""
+    if os.path.isdir(path):
+        return _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")
+    return _mount("/dev/null", path, None, MS_BIND, None)
+
+
+def _enter_minimal_root(settings: Confinement, staging: str = "/tmp") -> bool:
+    """Make a new root holding only the system folders, devices, Python and the working folder.
+
+    Built on a tmpfs mounted over ``staging`` (in this private mount namespace only), every
+    needed path bound from a descriptor opened before the cover went on; then ``pivot_root``
+    and a lazy unmount of the old root, which leaves no way back to the machine's files.
+    Paths are bound read-only except the working folder (the last needed path). Returns False,
+    leaving the namespace as it was, when this machine does not allow it.
+    """
+    number = SYS_PIVOT_ROOT.get(os.uname().machine)
+    if number is None or not os.path.isdir(staging) or not settings.needed_paths:
+        return False
+    workdir = os.path.abspath(settings.needed_paths[-1])
+    wanted: list[str] = []
+    links: dict[str, str] = {}
+    for path in (*SYSTEM_PATHS, *settings.needed_paths):
+        path = os.path.abspath(path)
+        if os.path.islink(path):  # /lib -> usr/lib on merged-/usr systems: the link, and its target
+            links[path] = os.readlink(path)
+            path = os.path.realpath(path)
+        if os.path.exists(path):
+            wanted.append(path)
+    binds = _outermost(wanted)
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpuinfo = handle.read(1 << 20)
+    except OSError:
+        cpuinfo = ""
+    held: dict[str, int] = {}
+    mounted = False
+    try:
+        for path in (*binds, *DEVICES):
+            if os.path.exists(path):
+                held[path] = os.open(path, os.O_PATH)
+        if not _mount("tmpfs", staging, "tmpfs", MS_NOSUID, "mode=0755,size=1m"):
+            return False
+        mounted = True
+        for path, fd in held.items():
+            target = staging + path
+            os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                os.makedirs(target, mode=0o755, exist_ok=True)
+            else:
+                open(target, "w").close()  # noqa: SIM115 - a mount point
+            if not _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC, None):
+                raise OSError("bind")
+            if path != workdir and not path.startswith("/dev/"):
+                _mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | _locked_flags(target), None)
+        for path in settings.hidden_paths:  # a grader file inside a bound folder (a non-editable install)
+            if any(_within(os.path.abspath(path), outer) for outer in binds) and os.path.lexists(staging + path):
+                if not _cover(staging + os.path.abspath(path)):
+                    raise OSError("cover")
+        if cpuinfo:  # a copy: libraries that look up the CPU lazily (cpuinfo in torch) read it
+            os.makedirs(staging + "/proc", mode=0o755, exist_ok=True)
+            with open(staging + "/proc/cpuinfo", "w") as handle:
+                handle.write(cpuinfo)
+        for link, destination in links.items():
+            if not os.path.lexists(staging + link):
+                os.makedirs(os.path.dirname(staging + link), mode=0o755, exist_ok=True)
+                os.symlink(destination, staging + link)
+        os.chdir(staging)
+        if _libc.syscall(number, b".", b".") != 0:
+            raise OSError("pivot_root")
+        _libc.umount2(b".", MNT_DETACH)  # the old root, stacked on the same point
+        os.chdir("/")
+        _mount("tmpfs", "/", "tmpfs", MS_REMOUNT | MS_RDONLY | MS_NOSUID, "mode=0755")
+        return True
+    except OSError:
+        if mounted:
+            os.chdir("/")
+            _libc.umount2(staging.encode(), MNT_DETACH)
+        return False
+    finally:
+        for fd in held.values():
+            os.close(fd)
 
 
 def _first_blocked(path: str) -> tuple[str | None, str | None]:
@@ -220,12 +345,7 @@ def _hide(paths: tuple[str, ...], needed: tuple[str, ...]) -> bool:
         if not os.path.lexists(path) or any(_within(path, n) for n in needed):
             continue  # gone (under a covered folder), or itself needed
         inside = sorted({os.path.relpath(n, path).split(os.sep)[0] for n in needed if _within(n, path)})
-        if inside:
-            ok = _reexpose(path, inside)
-        elif os.path.isdir(path):
-            ok = _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")
-        else:
-            ok = _mount("/dev/null", path, None, MS_BIND, None)
+        ok = _reexpose(path, inside) if inside else _cover(path)
         hidden_all = hidden_all and ok
     return hidden_all
 
@@ -238,18 +358,15 @@ def _drop_privileges(uid: int) -> None:
         raise RuntimeError("could not drop root privileges")
 
 
-def _set_limits(settings: Confinement, *, count_processes: bool) -> None:
-    size = _address_space_size()
-    resource.setrlimit(resource.RLIMIT_AS, (size + settings.memory_bytes, size + settings.memory_bytes))
+def _set_limits(settings: Confinement, mapped: int, processes: int) -> None:
+    """``mapped``: this process's address space size now; learner code may add ``memory_bytes``."""
+    resource.setrlimit(resource.RLIMIT_AS, (mapped + settings.memory_bytes, mapped + settings.memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (settings.cpu_seconds, settings.cpu_seconds + 2))
     resource.setrlimit(resource.RLIMIT_FSIZE, (settings.output_bytes, settings.output_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     limit = settings.max_open_files if hard == resource.RLIM_INFINITY else min(settings.max_open_files, hard)
     resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
-    processes = settings.max_processes
-    if count_processes:  # RLIMIT_NPROC counts every process of this uid, the grader's included
-        processes += len(user_processes(os.getuid()))
     resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
 
 

@@ -17,6 +17,13 @@ class CheckFailed(AssertionError):
     """A check found the learner's result wrong. The message says what, never the hidden inputs."""
 
 
+class EarlierStepUnfinished(CheckFailed):
+    """This step's code called an earlier step of the learner's that is not implemented yet.
+
+    A failure of this step (it cannot pass yet), but the message names the earlier step to finish.
+    """
+
+
 class CallFailed(Exception):
     """A call into learner code did not complete (time limit, crash, memory, output)."""
 

@@ -35,7 +35,7 @@ from typing import Any
 import torch
 
 from .compare import expect_close, expect_equal, expect_handle, expect_inputs_unchanged, expect_raises, expect_tensor
-from .errors import CheckFailed, NotImplementedYet
+from .errors import CheckFailed, EarlierStepUnfinished, NotImplementedYet
 from .registry import CheckFunction, CheckRegistry, run_check
 from .steps import BY_ID, STEPS, StepInfo
 from .subject import Handle, LocalSubject, Subject, buffers, describe_value, parameters
@@ -83,7 +83,7 @@ def _check(step: str, title: str) -> Callable[[CheckFunction], CheckFunction]:
                 if other is None or other.id == step:
                     raise
                 who = error.api_name or "your code"
-                raise CheckFailed(
+                raise EarlierStepUnfinished(
                     f"{who} needs step {other.number} ({other.id}, attention/{other.module}.py), "
                     f"which is not implemented yet: finish step {other.number} first"
                 ) from None

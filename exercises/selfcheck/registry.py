@@ -9,7 +9,7 @@ from typing import Literal
 
 import torch
 
-from .errors import CallFailed, CheckFailed, LearnerError, NotImplementedYet
+from .errors import CallFailed, CheckFailed, EarlierStepUnfinished, LearnerError, NotImplementedYet
 from .subject import Subject
 
 CheckFunction = Callable[[Subject, torch.Generator], None]
@@ -77,6 +77,8 @@ def run_check(check: Check, subject: Subject, seed: int) -> Outcome:
         check.function(subject, check_rng(seed, check.step, check.name))
     except NotImplementedYet as error:
         return Outcome("not_implemented", error.describe())
+    except EarlierStepUnfinished as failure:
+        return Outcome("failed", str(failure))
     except (CheckFailed, LearnerError) as failure:
         if subject.not_implemented is not None:  # however the check took it, the step is unfinished
             return Outcome("not_implemented", subject.not_implemented.describe())
