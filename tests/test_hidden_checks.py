@@ -890,3 +890,21 @@ def test_reference_steps_import_only_earlier_steps() -> None:
         for imported in re.findall(r"^from \.(\w+) import", source, re.MULTILINE):
             assert order.index(imported) < order.index(step.id), (step.id, imported)
         assert not re.search(r"\b_sdpa\b|= *F\.scaled_dot_product_attention\b", source), step.id
+
+
+def test_seeded_reference_draws_are_safe_when_submissions_are_checked_in_parallel() -> None:
+    """``--jobs 2`` checks two submissions in two threads of one process, with one torch generator."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder.hidden._common import draws
+
+    shapes = {"W_query": (9, 7), "W_key": (9, 7), "W_value": (9, 5)}
+    order = ("W_query", "W_key", "W_value")
+    expected = {seed: draws(seed, shapes, order) for seed in range(40)}
+
+    def redraw(seed: int) -> bool:
+        return all(torch.equal(a, b) for a, b in zip(draws(seed, shapes, order).values(),
+                                                     expected[seed].values(), strict=True))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(redraw, [seed for _ in range(25) for seed in range(40)]))

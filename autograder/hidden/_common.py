@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -74,17 +75,28 @@ def permutation(rng: torch.Generator, n: int) -> list[int]:
     return [int(v) for v in torch.randperm(n, generator=rng)]
 
 
+# The grader checks several submissions at once, one thread each (``--jobs``), and torch has one
+# global generator per process: a thread's seed-then-draw must not interleave with another's.
+_GLOBAL_GENERATOR = threading.RLock()
+
+
 def isolated(make: Callable[[], T]) -> T:
-    """``make()`` (which may seed and draw) without changing this process's global generator."""
-    with torch.random.fork_rng(devices=[]):
+    """``make()`` (which may seed and draw) without changing this process's global generator.
+
+    Holds the process-wide generator lock, so concurrent checks never interleave their draws.
+    """
+    with _GLOBAL_GENERATOR, torch.random.fork_rng(devices=[]):
         return make()
 
 
 def seeded(seed: int, make: Callable[[], T]) -> T:
     """``make()`` right after ``torch.manual_seed(seed)``, leaving this process's generator alone."""
-    with torch.random.fork_rng(devices=[]):
+
+    def make_seeded() -> T:
         torch.manual_seed(seed)
         return make()
+
+    return isolated(make_seeded)
 
 
 # ---------------------------------------------------------------------------------------------
