@@ -348,3 +348,17 @@ def test_fresh_virtualenv_with_the_documented_install_line(released, tmp_path: P
                           timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     print(f"fresh venv, install and pytest: {time.monotonic() - started:.0f} s")
+
+
+@pytest.mark.parametrize("command", [["release", "--out"], ["export", "classroom", "--out"],
+                                     ["export", "gradescope", "--out"]])
+def test_an_output_path_under_a_file_is_a_one_line_error(command: list[str], tmp_path: Path) -> None:
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("keep me\n")
+    target = blocker / ("autograder.zip" if "gradescope" in command else "out")
+    done = subprocess.run([sys.executable, "-m", "autograder", *command, str(target)], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: "), done.stderr
+    assert str(blocker) in done.stderr and "Traceback" not in done.stderr
+    assert blocker.read_text() == "keep me\n"

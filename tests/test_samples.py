@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -103,9 +104,10 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
     try:
         hidden = (str(out_dir), *(str(s.path.resolve()) for s in submissions))
         grader = Grader(course, CHECKS, seed=SEED, zygote=zygote, work_root=work_root, hidden_paths=hidden)
-        # One at a time: the hidden checks draw their reference parameters from torch's global
-        # generator in this process, which two grading threads would share.
-        results = [grader.grade(submission) for submission in submissions]
+        # Two at a time, as `grade` does by default: the scores must not depend on it.
+        graded_all = grader.grade_many(submissions, jobs=2)
+        assert not [name for name, r in graded_all.items() if isinstance(r, BaseException)], graded_all
+        results = [graded_all[s.name] for s in submissions]
     finally:
         zygote.close()
         shutil.rmtree(work_root, ignore_errors=True)
@@ -291,3 +293,12 @@ def test_reports_match_the_results(graded: Graded) -> None:
         for test in data["tests"]:
             assert test["tags"][0] in course.step_ids
             assert test["status"] == ("passed" if test["score"] == test["max_score"] else "failed")
+
+
+def test_the_readme_documents_exactly_these_scores(graded: Graded) -> None:
+    """The README's sample table (score column) is what grading the samples gives, to 2 decimals."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    documented = dict(re.findall(r"^\| `(\w+)` \| .* \| \*\*([\d.]+)\*\* \|$", readme, flags=re.M))
+    assert sorted(documented) == sorted(NAMES), "README.md: the sample table names every sample once"
+    for name, result in graded.results.items():
+        assert f"{result.score:.2f}".rstrip("0").rstrip(".") == documented[name], name

@@ -555,6 +555,21 @@ def sync_problems(course: Course, layout: Layout | None = None) -> list[str]:
     return problems + [str(leak) for leak in find_leaks(layout)]
 
 
+def ensure_output_folder(out_dir: Path) -> None:
+    """Create ``out_dir`` (and its parents), or raise a one-line `UsageError` naming the problem."""
+    from ..cli import UsageError
+
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"{out_dir}: not a folder")
+    blocking = next((p for p in out_dir.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise UsageError(f"{out_dir}: cannot create the folder: {blocking} is a file, not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # no permission, read-only file system, ...
+        raise UsageError(f"{out_dir}: cannot create the folder ({error.strerror or error})") from None
+
+
 def build_bundle(course: Course, out_dir: Path, *, layout: Layout | None = None) -> int:
     """Write ``out_dir/attention-course/`` and ``out_dir/attention-course.zip``; returns the exit status.
 
@@ -567,7 +582,7 @@ def build_bundle(course: Course, out_dir: Path, *, layout: Layout | None = None)
         report_leaks(problems, "exercises/")
         return 1
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_output_folder(out_dir)
     staging = Path(tempfile.mkdtemp(prefix=".release-", dir=out_dir))
     try:
         build = staging / BUNDLE_NAME

@@ -25,7 +25,7 @@ import yaml
 
 from ..course import Course
 from ..release import Layout
-from .bundle import assemble, check_bundle, report_leaks, sync_problems
+from .bundle import assemble, check_bundle, ensure_output_folder, report_leaks, sync_problems
 
 WORKFLOW = Path(".github") / "workflows" / "classroom.yml"
 # What GitHub Classroom itself writes into classroom.yml for "Run command" tests.
@@ -140,11 +140,7 @@ def build_classroom(course: Course, out_dir: Path, *, layout: Layout | None = No
 
     layout = layout or Layout()
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"{out_dir}: not a folder")
-    blocking = next((p for p in out_dir.parents if p.exists() and not p.is_dir()), None)
-    if blocking is not None:
-        raise UsageError(f"{out_dir}: cannot create the folder: {blocking} is a file, not a folder")
+    ensure_output_folder(out_dir)
     existing = [p for p in out_dir.iterdir() if p.name != ".git"] if out_dir.is_dir() else []
     if existing and not _is_previous_template(out_dir):
         raise UsageError(f"{out_dir}: the folder is not empty and is not a template this command wrote; "
@@ -153,11 +149,7 @@ def build_classroom(course: Course, out_dir: Path, *, layout: Layout | None = No
     if problems:
         report_leaks(problems, "exercises/")
         return 1
-    try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".classroom-", dir=out_dir.parent))
-    except OSError as error:  # no permission, read-only file system, ...
-        raise UsageError(f"{out_dir}: cannot create the folder ({error.strerror or error})") from None
+    staging = Path(tempfile.mkdtemp(prefix=".classroom-", dir=out_dir.parent))
     try:
         build = staging / out_dir.name
         assemble(course, build, layout=layout, submit=SUBMIT)

@@ -34,7 +34,7 @@ from pathlib import Path
 from .. import __version__
 from ..course import Course
 from ..release import SKIPPED_DIRS, Layout
-from .bundle import FILES, _digests, report_leaks, verify_zip, write_zip
+from .bundle import FILES, _digests, ensure_output_folder, report_leaks, verify_zip, write_zip
 
 EXECUTABLE = ("setup.sh", "run_autograder")
 LEFT_OUT = {"samples"}  # folders of autograder/ the zip does not need (samples/ holds complete solutions)
@@ -133,7 +133,11 @@ def build_gradescope(course: Course, out: Path, *, seed: int | None = None, layo
         from ..cli import UsageError
 
         raise UsageError(f"{out}: the Gradescope autograder is a .zip file")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir():
+        from ..cli import UsageError
+
+        raise UsageError(f"{out}: a folder; give the path of the .zip file to write")
+    ensure_output_folder(out.parent)
     staging = Path(tempfile.mkdtemp(prefix=".gradescope-", dir=out.parent))
     try:
         tree = staging / "source"
