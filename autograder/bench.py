@@ -5,8 +5,9 @@ Prints, from one run on this machine:
 1. ``python -c "import torch"`` (median of a few runs), the floor for any torch grader;
 2. the wall time of ``python -m autograder grade`` on one complete submission, and its ratio to 1;
 3. the wall time of grading N copies (default 50) with ``--jobs 2``, per submission;
-4. with ``--nbgrader``, the wall time of ``nbgrader autograde`` on one notebook submission,
-   extrapolated to N submissions, and the speed-up of the sandboxed grader over it.
+4. with ``--nbgrader``, the wall time of ``nbgrader autograde`` on one submission made of every
+   step notebook (the course's own configuration), extrapolated to N submissions, and its ratio
+   to the sandboxed grader's batch.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="--jobs for the batch (default 2)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the short measurements (median)")
     parser.add_argument("--nbgrader", action="store_true",
-                        help="also time nbgrader autograde on one notebook submission (slow: about a minute)")
+                        help="also time nbgrader autograde on one submission of every notebook (slow: 1-2 minutes)")
 
 
 def timed(command: list[str], **kwargs: object) -> float:
@@ -70,14 +71,16 @@ def run(args: argparse.Namespace) -> int:
         rows.append((f"grade {args.submissions} submissions, --jobs {args.jobs}",
                      f"{many:6.2f} s  = {many / args.submissions:.2f} s per submission"))
         if args.nbgrader:
-            per_notebook = time_nbgrader(root, env)
-            if per_notebook is None:
-                rows.append(("nbgrader autograde", "skipped: no learner notebooks in exercises/notebooks"))
+            measured = time_nbgrader(root, env)
+            if measured is None:
+                rows.append(("nbgrader autograde", "skipped: no notebooks in solutions/notebooks"))
             else:
-                projected = per_notebook * args.submissions
-                rows.append(("nbgrader autograde, 1 notebook", f"{per_notebook:6.2f} s"))
+                per_submission, notebooks = measured
+                projected = per_submission * args.submissions
+                rows.append((f"nbgrader autograde, 1 submission ({notebooks} notebooks)",
+                             f"{per_submission:6.2f} s  = {per_submission / notebooks:.2f} s per notebook"))
                 rows.append((f"  x {args.submissions} submissions (projected)",
-                             f"{projected:6.1f} s  = {projected / many:.1f} x slower than the sandboxed grader"))
+                             f"{projected:6.1f} s  = {projected / many:.1f} x the sandboxed grader's batch"))
     width = max(len(label) for label, _ in rows)
     print(f"benchmark on {os.cpu_count()} cores, {sys.version.split()[0]}")
     for label, value in rows:
@@ -85,21 +88,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def time_nbgrader(root: Path, env: dict[str, str]) -> float | None:
-    """Seconds for ``nbgrader autograde`` of one student holding one solution notebook."""
-    sources = sorted((REPO_ROOT / "solutions" / "notebooks").glob("*.ipynb"))
-    if not sources:
+def time_nbgrader(root: Path, env: dict[str, str]) -> tuple[float, int] | None:
+    """Seconds for ``nbgrader autograde`` of one student handing in every step notebook, and their count.
+
+    The course's own nbgrader configuration and notebooks, in a scratch course folder (as the
+    README's "Grade notebooks with nbgrader" does from the repository root).
+    """
+    from .notebooks import ASSIGNMENT
+
+    source = REPO_ROOT / "solutions" / "notebooks"
+    if not any(source.glob("*.ipynb")):
         return None
     course = root / "nbgrader-course"
-    assignment = "bench"
-    (course / "source" / assignment).mkdir(parents=True)
-    shutil.copy(sources[0], course / "source" / assignment / sources[0].name)
-    config = course / "nbgrader_config.py"
-    config.write_text(f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\n"
-                      "c.CourseDirectory.course_id = 'bench'\n")
+    course.mkdir()
+    shutil.copy(REPO_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(source, course / "solutions" / ASSIGNMENT, ignore=shutil.ignore_patterns("__pycache__", "src"))
     nbgrader = [sys.executable, "-m", "nbgrader"]
-    timed([*nbgrader, "generate_assignment", assignment, "--force"], cwd=course, env=env)
-    submitted = course / "submitted" / "student" / assignment
-    submitted.mkdir(parents=True)
-    shutil.copy(course / "release" / assignment / sources[0].name, submitted / sources[0].name)
-    return timed([*nbgrader, "autograde", assignment, "--force"], cwd=course, env=env)
+    timed([*nbgrader, "generate_assignment", ASSIGNMENT, "--force"], cwd=course, env=env)
+    submitted = course / "submitted" / "student" / ASSIGNMENT
+    submitted.parent.mkdir(parents=True)
+    shutil.copytree(course / "exercises" / ASSIGNMENT, submitted)
+    notebooks = len(list(submitted.glob("*.ipynb")))
+    return timed([*nbgrader, "autograde", ASSIGNMENT, "--force"], cwd=course, env=env), notebooks

@@ -166,3 +166,22 @@ def test_no_process_outlives_its_step(graded) -> None:  # noqa: ANN001
             return
         time.sleep(0.2)
     pytest.fail(f"processes left behind: {alive}")
+
+
+def test_steps_graded_side_by_side_stay_independent(graded) -> None:  # noqa: ANN001
+    """Graded alone with two jobs, a submission's steps run on two lanes (two uids, two copies) at
+    once: an attack on one lane (kill every process of its uid, leave processes behind, exit)
+    still costs only its own step, exactly as when the steps ran one after another."""
+    results, zygote, _ = graded
+    root = Path(tempfile.mkdtemp(prefix="hostile-lanes-"))
+    os.chmod(root, 0o711)
+    try:
+        names = ("kill_parent", "leftover_processes", "os_exit")
+        grader = Grader(TEST_COURSE, load_hidden_checks(), seed=2024, zygote=zygote, work_root=root)
+        for name in names:
+            _build(HOSTILE / name, root / "submissions" / name)
+            alone = grader.grade_many([Submission(name, root / "submissions" / name)], jobs=2)[name]
+            assert isinstance(alone, SubmissionResult), alone
+            assert {s: alone.step_score(s) for s in POINTS} == {s: results[name].step_score(s) for s in POINTS}, name
+    finally:
+        shutil.rmtree(root, ignore_errors=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 from .. import PACKAGE_DIR
 from ..cli import UsageError
 from ..course import load_course
+from ..sandbox.isolation import UID_BLOCK
 from .submissions import Submission, SubmissionError, resolve_submissions
 
 SAMPLES = PACKAGE_DIR / "samples"
@@ -39,8 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..course import COURSE_FILE
 
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
+    if not 1 <= args.jobs <= UID_BLOCK:
+        raise UsageError(f"--jobs must be between 1 and {UID_BLOCK}")
     course = load_course(args.course or COURSE_FILE)
     try:
         submissions = resolve_submissions(args.submissions or [str(SAMPLES)])
@@ -66,7 +67,7 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
     files, ``out_dir`` and the submissions (the Gradescope runner hides the rest of ``/autograder``).
     """
     from ..sandbox.isolation import make_undumpable
-    from ..sandbox.remote import SandboxError, Zygote
+    from ..sandbox.worker import SandboxError, Zygote
 
     zygote = Zygote()
     zygote.start()  # imports torch in parallel with us

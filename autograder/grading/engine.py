@@ -13,7 +13,7 @@ import os
 import queue
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,22 +88,50 @@ class Grader:
         for missing in [s.id for s in course.steps if not checks.for_step(s.id)]:
             raise ValueError(f"no hidden checks for step {missing!r}")
 
-    def grade(self, submission: Submission, slot: int = 0) -> SubmissionResult:
-        """Grade one submission in a private copy; never raises for anything the submission does."""
+    def grade(self, submission: Submission, slot: int = 0, *, lanes: Sequence[int] = ()) -> SubmissionResult:
+        """Grade one submission in a private copy; never raises for anything the submission does.
+
+        ``lanes``: job slots to grade its steps on at once (default: ``slot`` alone). Each lane has
+        its own sandbox uid and its own private copy, so a step that kills every process of its uid
+        or rewrites its files can still only cost its own step.
+        """
         started = time.monotonic()
+        slots = list(lanes) or [slot]
         result = SubmissionResult(submission.name, self.seed)
-        uid = self.uids.uid(slot) if self.uids is not None else None
-        copy = make_private_copy(submission, self.work_root, uid)
-        result.notes.extend(copy.notes)
-        if not copy.has_package:
-            result.notes.insert(0, "no attention/ package was found in this submission "
-                                   "(expected attention/<module>.py files, as in exercises/)")
+        uids = [self.uids.uid(s) if self.uids is not None else None for s in slots]
+        copies: list[PrivateCopy] = []
         budget = Budget(self.course.limits.submission_seconds)
         try:
-            for number, step in enumerate(self.course.steps, start=1):
-                result.tests.extend(self._grade_step(number, step, copy, budget, uid, result))
+            copies = [make_private_copy(submission, self.work_root, uid) for uid in uids]
+            result.notes.extend(copies[0].notes)
+            if not copies[0].has_package:
+                result.notes.insert(0, "no attention/ package was found in this submission "
+                                       "(expected attention/<module>.py files, as in exercises/)")
+            steps = list(enumerate(self.course.steps, start=1))
+            tests: dict[int, list[TestResult]] = {}
+            waiting: queue.Queue[tuple[int, Step]] = queue.Queue()
+            for item in steps:
+                waiting.put(item)
+
+            def lane(copy: PrivateCopy, uid: int | None) -> None:
+                while True:
+                    try:
+                        number, step = waiting.get_nowait()
+                    except queue.Empty:
+                        return
+                    tests[number] = self._grade_step(number, step, copy, budget, uid, result)
+
+            if len(copies) == 1:
+                lane(copies[0], uids[0])
+            else:
+                with ThreadPoolExecutor(max_workers=len(copies)) as pool:
+                    for done in [pool.submit(lane, copy, uid) for copy, uid in zip(copies, uids, strict=True)]:
+                        done.result()
+            for number, _ in steps:
+                result.tests.extend(tests[number])
         finally:
-            shutil.rmtree(copy.root, ignore_errors=True)
+            for copy in copies:
+                shutil.rmtree(copy.root, ignore_errors=True)
         result.elapsed = time.monotonic() - started
         return result
 
@@ -113,23 +141,26 @@ class Grader:
         """Grade ``submissions`` with ``jobs`` at once; each job slot has its own sandbox uid.
 
         A slot is held for the whole submission, so two submissions graded at the same time never
-        share a uid (a submission's ``kill(-1)`` can only reach its own processes).
+        share a uid (a submission's ``kill(-1)`` can only reach its own processes). With fewer
+        submissions than jobs, each gets several slots and grades its steps on them at once.
         ``on_result`` is called as each submission finishes, with its result or the grader's own error.
         """
-        slots: queue.Queue[int] = queue.Queue()
-        for slot in range(jobs):
-            slots.put(slot)
+        lanes = max(1, jobs // max(1, len(submissions)))
+        slots: queue.Queue[list[int]] = queue.Queue()
+        for first in range(0, jobs - lanes + 1, lanes):
+            slots.put(list(range(first, first + lanes)))
+        workers = slots.qsize()
 
-        def grade_in_slot(submission: Submission) -> SubmissionResult:
-            slot = slots.get()
+        def grade_in_slots(submission: Submission) -> SubmissionResult:
+            held = slots.get()
             try:
-                return self.grade(submission, slot)
+                return self.grade(submission, lanes=held)
             finally:
-                slots.put(slot)
+                slots.put(held)
 
         results: dict[str, SubmissionResult | BaseException] = {}
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(grade_in_slot, s): s for s in submissions}
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(grade_in_slots, s): s for s in submissions}
             for future in as_completed(futures):
                 submission = futures[future]
                 try:
