@@ -81,3 +81,16 @@ def test_cli_reports_a_bad_course_in_one_line_and_exit_status_2(tmp_path: Path) 
     ok = subprocess.run([sys.executable, "-m", "autograder", "check-course"], capture_output=True, text=True,
                         cwd=REPO_ROOT)
     assert ok.returncode == 0 and "13 steps, 100 points" in ok.stdout
+
+
+def test_the_pinned_grading_environment_pins_course_ymls_torch() -> None:
+    """requirements/grading.txt (installed by pyproject.toml and by Gradescope's setup.sh) pins every
+    package exactly, torch at course.yml's version."""
+    from autograder import REPO_ROOT
+
+    text = (REPO_ROOT / "requirements" / "grading.txt").read_text()
+    lines = [line.split(";")[0].strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    assert all("==" in line for line in lines), lines
+    assert f"torch=={load_course().environment.torch}" in lines
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text()
+    assert 'file = ["requirements/grading.txt", "requirements/course.txt"]' in pyproject

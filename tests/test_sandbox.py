@@ -153,7 +153,9 @@ def test_scratch_folders_show_nothing_but_the_childs_own_work(probes: RemoteSubj
     try:
         with pytest.raises(LearnerError):
             probes.read(str(stray))
-        assert probes.list_dir(tempfile.gettempdir()) == [workspace.name]
+        tmp = Path(tempfile.gettempdir())
+        python_there = {Path(p).relative_to(tmp).parts[0] for p in PYTHON_PATHS if Path(p).is_relative_to(tmp)}
+        assert sorted(probes.list_dir(str(tmp))) == sorted({workspace.name, *python_there})
     finally:
         shutil.rmtree(stray.parent)
 
@@ -166,9 +168,15 @@ def test_the_childs_root_holds_only_system_folders_python_and_its_work(probes: R
     assert set(probes.list_dir("/")) <= {*(Path(p).name for p in SYSTEM_PATHS), "dev", "proc", *top}
     assert sorted(probes.list_dir("/dev")) == sorted(Path(d).name for d in DEVICES)
     assert probes.list_dir("/proc") == ["cpuinfo"]
-    if not any(str(REPO_ROOT).startswith(p) for p in PYTHON_PATHS):
+    if not any(Path(p).is_relative_to(REPO_ROOT) for p in PYTHON_PATHS):  # not a virtualenv inside the repository
         with pytest.raises(LearnerError):
             probes.list_dir(str(REPO_ROOT))
+    # beside the repository (its folder, say /work): only what leads to the Python installation
+    beside = {Path(p).relative_to(REPO_ROOT.parent).parts[0] for p in PYTHON_PATHS
+              if Path(p).is_relative_to(REPO_ROOT.parent)}
+    if beside:
+        assert sorted(probes.list_dir(str(REPO_ROOT.parent))) == sorted(beside)
+    else:
         with pytest.raises(LearnerError):
             probes.list_dir(str(REPO_ROOT.parent))
     with pytest.raises(LearnerError):

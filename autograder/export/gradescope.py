@@ -31,7 +31,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .. import __version__
+from .. import REPO_ROOT, __version__
 from ..course import Course
 from ..release import SKIPPED_DIRS, Layout
 from .bundle import FILES, _digests, ensure_output_folder, report_leaks, verify_zip, write_zip
@@ -79,8 +79,8 @@ def _source_files(layout: Layout) -> dict[str, Path]:
 
 
 def requirements(course: Course) -> str:
-    """``files/gradescope_requirements.txt`` with torch pinned to course.yml's version."""
-    lines = (FILES / "gradescope_requirements.txt").read_text(encoding="utf-8").splitlines()
+    """``requirements/grading.txt`` (the pinned grading environment) with torch pinned to course.yml's version."""
+    lines = (REPO_ROOT / "requirements" / "grading.txt").read_text(encoding="utf-8").splitlines()
     lines = [f"torch=={course.environment.torch}" if line.startswith("torch==") else line for line in lines]
     return "\n".join(lines) + "\n"
 
