@@ -302,3 +302,10 @@ def test_the_readme_documents_exactly_these_scores(graded: Graded) -> None:
     assert sorted(documented) == sorted(NAMES), "README.md: the sample table names every sample once"
     for name, result in graded.results.items():
         assert f"{result.score:.2f}".rstrip("0").rstrip(".") == documented[name], name
+
+
+def test_the_sample_glob_names_only_submissions() -> None:
+    """``python -m autograder grade solutions exercises autograder/samples/*`` (the issue's command) works:
+    the samples folder holds submissions only (their description is docs/samples.md)."""
+    entries = sorted(str(p) for p in SAMPLES.iterdir())
+    assert sorted(s.name for s in resolve_submissions(entries)) == sorted(NAMES)
