@@ -359,3 +359,16 @@ def test_public_checks_run_unchanged_in_the_sandbox(tmp_path: Path) -> None:
     assert [t.output for t in solved.tests if not t.passed] == []
     assert all(not t.passed and t.output.endswith("is not implemented yet") for t in stubs.tests), [
         t.output for t in stubs.tests]
+
+
+def test_an_error_that_gives_a_mistake_away_names_it(solutions_module: Callable[[str], ModuleType]) -> None:
+    """A module without ``super().__init__()`` fails with torch's AttributeError, and a hint."""
+    correct = solutions_module("self_attention").SelfAttention
+
+    class NoSuperInit(correct):  # type: ignore[misc, valid-type]
+        def __init__(self, d_in: int, d_out_kq: int, d_out_v: int) -> None:
+            self.W_query = torch.nn.Parameter(torch.rand(d_in, d_out_kq))
+
+    outcomes = _outcomes("self_attention", _namespace(solutions_module, "self_attention", SelfAttention=NoSuperInit))
+    failed = [o for o in outcomes.values() if not o.passed]
+    assert failed and all("call super().__init__() first thing" in o.message for o in failed), failed

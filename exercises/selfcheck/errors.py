@@ -28,6 +28,14 @@ class CallFailed(Exception):
     """A call into learner code did not complete (time limit, crash, memory, output)."""
 
 
+# Errors whose message gives away a common mistake: (part of the message, what to tell the learner).
+KNOWN_MISTAKES = (
+    ("before Module.__init__() call", "call super().__init__() first thing in your module's __init__"),
+    ("shapes cannot be multiplied", "the inner dimensions of a matrix product differ: check which side is "
+                                    "transposed, and that each weight matrix is (d_in, d_out)"),
+)
+
+
 class LearnerError(Exception):
     """The learner's code raised an exception.
 
@@ -58,6 +66,9 @@ class LearnerError(Exception):
             text += f": {shorten(self.learner_message, 300)}"
         if self.where:
             text += f" ({self.where})"
+        hint = next((hint for part, hint in KNOWN_MISTAKES if part in self.learner_message), None)
+        if hint:
+            text += f". Common mistake: {hint}."
         return text
 
 
