@@ -10,11 +10,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-FORBIDDEN_NAMES = {
-    "scaled_dot_product_attention": "torch.nn.functional.scaled_dot_product_attention",
-    "MultiheadAttention": "torch.nn.MultiheadAttention",
-    "multi_head_attention_forward": "torch.nn.functional.multi_head_attention_forward",
-}
+from ..forbidden_apis import FORBIDDEN_NAMES
 
 
 @dataclass(frozen=True)

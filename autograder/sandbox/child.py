@@ -26,13 +26,10 @@ from torch import nn
 from selfcheck.errors import learner_location
 from selfcheck.plain import qualified_name, same_tensor, tensors_in, to_plain
 
+from ..forbidden_apis import FORBIDDEN_NAMES
 from .wire import WireError, decode_value, encode_value, recv_message, send_message
 
-FORBIDDEN = {
-    "scaled_dot_product_attention": "torch.nn.functional.scaled_dot_product_attention",
-    "MultiheadAttention": "torch.nn.MultiheadAttention",
-    "multi_head_attention_forward": "torch.nn.functional.multi_head_attention_forward",
-}
+FORBIDDEN = FORBIDDEN_NAMES  # the same list as the parent's static scan
 
 
 @dataclass(frozen=True)
