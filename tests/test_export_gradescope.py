@@ -29,8 +29,9 @@ import pytest
 from conftest import EXERCISES, REPO_ROOT, SOLUTIONS
 
 from autograder.course import load_course
-from autograder.export.gradescope_run import locate_submission, private_paths
+from autograder.export.gradescope_run import private_paths
 from autograder.grading import engine, report
+from autograder.grading.intake import Submission, make_private_copy
 from autograder.sandbox.isolation import UID_FIRST
 
 COURSE = load_course()
@@ -281,7 +282,8 @@ def test_the_solution_notebooks_score_full_marks(graded) -> None:
 
 
 def _located(submission: Path, tmp_path: Path):
-    return locate_submission(submission, tmp_path / "staging", COURSE)
+    """What the intake makes of a Gradescope upload (``/autograder/submission``)."""
+    return make_private_copy(Submission("submission", submission), tmp_path, None, COURSE)
 
 
 def test_loose_module_files_are_graded_as_the_package(tmp_path: Path) -> None:
@@ -292,7 +294,7 @@ def test_loose_module_files_are_graded_as_the_package(tmp_path: Path) -> None:
     (submission / "notes.txt").write_text("hello")
     found = _located(submission, tmp_path)
     assert found.form == "module files"
-    assert sorted(p.name for p in (found.path / "attention").iterdir()) == ["scores.py", "tokens.py"]
+    assert sorted(p.name for p in found.package_dir.iterdir()) == ["scores.py", "tokens.py"]
     assert found.present == {"tokens", "scores"}
     assert "graded as the attention package" in found.notes[0]
 

@@ -28,7 +28,7 @@ from autograder import REPO_ROOT
 from autograder.course import Course, load_course
 from autograder.grading import report
 from autograder.grading.engine import Grader, SubmissionResult, split_points
-from autograder.grading.submissions import resolve_submissions
+from autograder.grading.intake import resolve_submissions
 from autograder.hidden import load_hidden_checks
 from autograder.hidden._common import MISTAKE_PREFIX, SCALE_DK, WRONG_DIM, ZERO_NOT_INF
 from autograder.hidden.causal_pairs import CLOSED_FORM
