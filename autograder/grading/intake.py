@@ -472,8 +472,8 @@ def _take_in(submission: Submission, course: Course, copy: PrivateCopy, copier: 
         located = locate(source, course, copier, staging, shown=shown)
     copy.notes.extend(located.notes)
     copy.form = located.form
-    if located.folder is not None:
-        _copy_work(located.folder, course, copy, copier)
+    if located.folder is not None:  # a new budget: what was unzipped has been counted once already
+        _copy_work(located.folder, course, copy, _Copier(copy.notes))
 
 
 def _copy_work(folder: Path, course: Course, copy: PrivateCopy, copier: _Copier) -> None:
@@ -484,7 +484,7 @@ def _copy_work(folder: Path, course: Course, copy: PrivateCopy, copier: _Copier)
     elif _loose_modules(folder, course):
         copy.notes.append("The module files were found at the top of the folder, not in an attention/ folder; "
                           "they were graded as the attention package.")
-        for path in [p for p in entries(folder) if p.suffix == ".py" and _real_file(p)]:
+        for path in [p for p in entries(folder) if p.suffix == ".py"]:  # the copier refuses links, with a note
             copier.copy_file(path, copy.package_dir / path.name, path.name)
     for path in copy.package_dir.glob("*.py") if copy.package_dir.is_dir() else []:
         package[path.stem] = path.read_text(encoding="utf-8", errors="replace")
