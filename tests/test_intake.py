@@ -80,12 +80,12 @@ def every_layout(batch: Path, scratch: Path) -> dict[str, float]:
     notebooks(batch / "gina" / "notebooks")
     zipped(batch / "hank.zip", package(scratch / "hank-work"))  # a zip, content one folder down
     zipped(batch / "ivy.zip", loose_modules(scratch / "ivy"), top=True)  # a zip of loose modules
-    package(batch / "jack" / "first-try", EXERCISES)  # two packages one folder down: the first in name order
+    package(batch / "jack" / "first-try", EXERCISES)  # two packages one folder down: the one that does more
     package(batch / "jack" / "second-try")
     (batch / "__MACOSX").mkdir()
     (batch / ".DS_Store").write_text("")
     return {"alice": 100, "bob": 100, "carol": 0, "dave": 100, "erin": 100, "frank": 100, "gina": 100,
-            "hank": 100, "ivy": 100, "jack": 0}
+            "hank": 100, "ivy": 100, "jack": 100}
 
 
 # -- which paths are submissions -----------------------------------------------------------------
@@ -132,13 +132,17 @@ def test_a_folder_of_two_packages_is_read_as_a_batch_and_a_single_zip_as_one_sub
     assert copy.form == "zip (folder one level down)" and copy.present == MODULES
 
 
-def test_several_packages_one_folder_down_grade_the_first_in_name_order_with_a_note(tmp_path: Path) -> None:
+def test_several_packages_one_folder_down_grade_the_one_implementing_most_with_a_note(tmp_path: Path) -> None:
     every_layout(tmp_path / "class", tmp_path / "scratch")
     copy = make_private_copy(Submission("jack", tmp_path / "class" / "jack"), tmp_path, None, COURSE)
     assert copy.form == "folder one level down"
-    assert still_a_stub(copy.module_file("scores").read_text(), ["attention_scores"])  # first-try/: the stubs
-    assert "Several folders hold work; only first-try/ was graded (not second-try/): the first in name order." \
-        in copy.notes
+    assert not still_a_stub(copy.module_file("scores").read_text(), ["attention_scores"])  # second-try/
+    assert (f"Several folders hold work; only second-try/ was graded, which implements the most steps "
+            f"({len(COURSE.steps)}; the first in name order among equals), not first-try/ (0).") in copy.notes
+    package(tmp_path / "twins" / "b")
+    package(tmp_path / "twins" / "a")
+    copy = make_private_copy(Submission("twins", tmp_path / "twins"), tmp_path, None, COURSE)
+    assert "Graded the attention/ folder found in a/." in copy.notes
 
 
 @pytest.mark.parametrize(("name", "form"), [

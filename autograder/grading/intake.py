@@ -13,8 +13,8 @@ Where the work of one submission is looked for (`locate`), in this order:
 3. the step notebooks, ``*.ipynb`` at the top or in ``notebooks/`` (as nbgrader's
    ``submitted/<student>/notebooks/``). Found beside 1 or 2, each step is graded from whichever
    of the two implements it, the package when both do (`choose_sources`); the notes say which;
-4. one folder down, whatever its name: the first subfolder (in name order) holding 1-3; a note
-   names the others;
+4. one folder down, whatever its name: the subfolder holding 1-3 that implements the most steps
+   (the first in name order among equals); a note names the others;
 5. a ``.zip`` at the top (the first in name order): unzipped, then looked through with 1-4;
 6. nothing: every step scores 0 and a note lists what was found.
 ``__MACOSX``, ``__pycache__``, ``.ipynb_checkpoints`` and hidden files (``.*``) are ignored.
@@ -315,12 +315,13 @@ def locate(directory: Path, course: Course, copier: _Copier, staging: Path | Non
         return Located(directory, _form(directory, course))
     folders = [p for p in entries(directory) if _real_dir(p) and holds_work(p, course)]
     if folders:
-        chosen = folders[0]
+        done = {folder: implemented_steps(folder, course) for folder in folders}
+        chosen = max(folders, key=lambda folder: done[folder])  # the first in name order among equals
         notes = [f"Graded the {_what(chosen, course)} found in {chosen.name}/."]
         if len(folders) > 1:
-            others = ", ".join(f"{p.name}/" for p in folders[1:])
-            notes.append(f"Several folders hold work; only {chosen.name}/ was graded (not {others}): "
-                         "the first in name order.")
+            others = ", ".join(f"{p.name}/ ({done[p]})" for p in folders if p != chosen)
+            notes.append(f"Several folders hold work; only {chosen.name}/ was graded, which implements the most "
+                         f"steps ({done[chosen]}; the first in name order among equals), not {others}.")
         return Located(chosen, "folder one level down", notes)
     zips = _zips(directory)
     if zips and staging is not None:
@@ -338,6 +339,28 @@ def locate(directory: Path, course: Course, copier: _Copier, staging: Path | Non
     return Located(None, "nothing", [
         f"Found at {shown}: {what}. Submit the attention folder (with attention/<module>.py files), "
         "a zip of it, or the step notebooks."])
+
+
+def implemented_steps(folder: Path, course: Course) -> int:
+    """How many steps the work at the top of ``folder`` implements (package, module files or notebooks)."""
+    package = folder / PACKAGE if _real_dir(folder / PACKAGE) else folder
+    sources: dict[str, list[str]] = {}
+    for step in course.steps:
+        path = package / f"{step.module}.py"
+        try:
+            if _real_file(path) and os.lstat(path).st_size <= MAX_FILE_BYTES:
+                sources.setdefault(step.id, []).append(path.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            pass
+    if _has_notebooks(folder):
+        from ..notebooks.extract import extract
+
+        modules = extract(folder, course).modules
+        for step in course.steps:
+            if step.module in modules:
+                sources.setdefault(step.id, []).append(modules[step.module])
+    return sum(any(not still_a_stub(text, course.step(step_id).api) for text in texts)
+               for step_id, texts in sources.items())
 
 
 def _form(folder: Path, course: Course) -> str:
