@@ -118,6 +118,26 @@ def test_work_at_the_top_makes_a_folder_one_submission_even_with_more_folders_in
     copy = make_private_copy(submission, tmp_path, None, COURSE)
     assert copy.form == "attention folder"
     assert not still_a_stub(copy.module_file("scores").read_text(), ["attention_scores"])
+    assert any(n.startswith("Several places hold work; only the top of the folder was graded") for n in copy.notes)
+
+
+def test_a_stray_module_at_the_top_does_not_hide_the_package_one_folder_down(tmp_path: Path) -> None:
+    student = package(tmp_path / "lou" / "attention-course")
+    shutil.copy(SOLUTIONS / "attention" / "scores.py", student.parent / "scores.py")
+    copy = make_private_copy(Submission("lou", student.parent), tmp_path, None, COURSE)
+    assert copy.form == "folder one level down" and copy.present == MODULES
+    assert ("Several places hold work; only attention-course/ was graded, which implements the most steps "
+            f"({len(COURSE.steps)}; among equals the top, then the first folder in name order), "
+            "not the top of the folder (1).") in copy.notes
+
+
+def test_the_exercises_layout_is_one_place_without_notes_about_its_notebooks_folder(tmp_path: Path) -> None:
+    folder = package(tmp_path / "mo")
+    shutil.copytree(EXERCISES / "notebooks", folder / "notebooks", ignore=IGNORE)
+    copy = make_private_copy(Submission("mo", folder), tmp_path, None, COURSE)
+    assert copy.form == "attention folder"
+    assert not [n for n in copy.notes if "Several places" in n or "Both" in n]
+    assert set(copy.sources.values()) == {f"attention/{s.module}.py" for s in COURSE.steps}
 
 
 def test_a_folder_of_two_packages_is_read_as_a_batch_and_a_single_zip_as_one_submission(tmp_path: Path) -> None:
@@ -137,8 +157,9 @@ def test_several_packages_one_folder_down_grade_the_one_implementing_most_with_a
     copy = make_private_copy(Submission("jack", tmp_path / "class" / "jack"), tmp_path, None, COURSE)
     assert copy.form == "folder one level down"
     assert not still_a_stub(copy.module_file("scores").read_text(), ["attention_scores"])  # second-try/
-    assert (f"Several folders hold work; only second-try/ was graded, which implements the most steps "
-            f"({len(COURSE.steps)}; the first in name order among equals), not first-try/ (0).") in copy.notes
+    assert (f"Several places hold work; only second-try/ was graded, which implements the most steps "
+            f"({len(COURSE.steps)}; among equals the top, then the first folder in name order), not first-try/ (0)."
+            ) in copy.notes
     package(tmp_path / "twins" / "b")
     package(tmp_path / "twins" / "a")
     copy = make_private_copy(Submission("twins", tmp_path / "twins"), tmp_path, None, COURSE)

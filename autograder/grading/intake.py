@@ -13,8 +13,9 @@ Where the work of one submission is looked for (`locate`), in this order:
 3. the step notebooks, ``*.ipynb`` at the top or in ``notebooks/`` (as nbgrader's
    ``submitted/<student>/notebooks/``). Found beside 1 or 2, each step is graded from whichever
    of the two implements it, the package when both do (`choose_sources`); the notes say which;
-4. one folder down, whatever its name: the subfolder holding 1-3 that implements the most steps
-   (the first in name order among equals); a note names the others;
+4. one folder down, whatever its name: a subfolder holding 1-3. When several places hold work
+   (the top and subfolders), the one implementing the most steps is graded (among equals the
+   top, then the first subfolder in name order); a note names the others;
 5. a ``.zip`` at the top (the first in name order): unzipped, then looked through with 1-4;
 6. nothing: every step scores 0 and a note lists what was found.
 ``__MACOSX``, ``__pycache__``, ``.ipynb_checkpoints`` and hidden files (``.*``) are ignored.
@@ -311,18 +312,24 @@ class Located:
 
 def locate(directory: Path, course: Course, copier: _Copier, staging: Path | None, *, shown: str) -> Located:
     """Find the work in ``directory`` (rules 1-6 of the module docstring); zips unzip under ``staging``."""
-    if holds_work(directory, course):
+    candidates = [directory] if holds_work(directory, course) else []
+    candidates += [p for p in entries(directory)
+                   if p.name not in (PACKAGE, NOTEBOOK_FOLDER) and _real_dir(p) and holds_work(p, course)]
+    if len(candidates) == 1 and candidates[0] == directory:
         return Located(directory, _form(directory, course))
-    folders = [p for p in entries(directory) if _real_dir(p) and holds_work(p, course)]
-    if folders:
-        done = {folder: implemented_steps(folder, course) for folder in folders}
-        chosen = max(folders, key=lambda folder: done[folder])  # the first in name order among equals
-        notes = [f"Graded the {_what(chosen, course)} found in {chosen.name}/."]
-        if len(folders) > 1:
-            others = ", ".join(f"{p.name}/ ({done[p]})" for p in folders if p != chosen)
-            notes.append(f"Several folders hold work; only {chosen.name}/ was graded, which implements the most "
-                         f"steps ({done[chosen]}; the first in name order among equals), not {others}.")
-        return Located(chosen, "folder one level down", notes)
+    if candidates:
+        done = {place: implemented_steps(place, course) for place in candidates}
+        chosen = max(candidates, key=lambda place: done[place])  # the first among equals
+        notes = [] if chosen == directory else [f"Graded the {_what(chosen, course)} found in {chosen.name}/."]
+        if len(candidates) > 1:
+            def shown_place(place: Path) -> str:
+                return "the top of the folder" if place == directory else f"{place.name}/"
+
+            others = ", ".join(f"{shown_place(p)} ({done[p]})" for p in candidates if p != chosen)
+            notes.append(f"Several places hold work; only {shown_place(chosen)} was graded, which implements the "
+                         f"most steps ({done[chosen]}; among equals the top, then the first folder in name order), "
+                         f"not {others}.")
+        return Located(chosen, _form(chosen, course) if chosen == directory else "folder one level down", notes)
     zips = _zips(directory)
     if zips and staging is not None:
         target = staging / "unzipped"
