@@ -17,6 +17,7 @@ from conftest import EXERCISES, SOLUTIONS
 
 from autograder.course import load_course
 from autograder.grading import intake
+from autograder.grading.implemented import still_a_stub
 from autograder.grading.intake import (
     MAX_FILE_BYTES,
     MAX_FILES,
@@ -24,7 +25,6 @@ from autograder.grading.intake import (
     SubmissionError,
     make_private_copy,
     resolve_submissions,
-    still_a_stub,
 )
 
 COURSE = load_course()

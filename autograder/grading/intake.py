@@ -29,18 +29,19 @@ zip in it is one student's submission under its own name, even an empty one.
 
 from __future__ import annotations
 
-import ast
+import errno
 import os
 import shutil
 import stat
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..course import COURSE_FILE, Course, Step, load_course
+from ..course import COURSE_FILE, Course, load_course
+from .implemented import choose_sources, still_a_stub
 
 PACKAGE = "attention"
 NOTEBOOK_FOLDER = "notebooks"
@@ -136,10 +137,6 @@ def holds_work(folder: Path, course: Course) -> bool:
     return _real_dir(folder / PACKAGE) or bool(_loose_modules(folder, course)) or _has_notebooks(folder)
 
 
-def _holds_work_within_one(folder: Path, course: Course) -> bool:
-    return holds_work(folder, course) or any(_real_dir(p) and holds_work(p, course) for p in entries(folder))
-
-
 # ------------------------------------------------------------------------------------------------
 # The command line
 # ------------------------------------------------------------------------------------------------
@@ -149,7 +146,8 @@ def is_batch(folder: Path, course: Course) -> bool:
     """True when ``folder`` holds several submissions rather than being one (module docstring)."""
     if holds_work(folder, course):
         return False
-    children = [p for p in entries(folder) if (_real_dir(p) and _holds_work_within_one(p, course))]
+    children = [p for p in entries(folder) if _real_dir(p) and (
+        holds_work(p, course) or any(_real_dir(q) and holds_work(q, course) for q in entries(p)))]
     return len(children) + len(_zips(folder)) >= 2
 
 
@@ -185,7 +183,7 @@ def resolve_submissions(paths: Sequence[str], course: Course | None = None) -> l
     return found
 
 
-def _course() -> Course:
+def _course() -> Course:  # the grader's course; the solutions need not be there (Gradescope)
     return load_course(COURSE_FILE, package_dir=None)
 
 
@@ -222,8 +220,11 @@ class _Copier:
         """Copy a regular file (never through a link); False with a note when refused."""
         try:
             fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError:
-            self.notes.append(f"{shown} is not a regular file (a symbolic link?): it was ignored.")
+        except OSError as error:
+            if error.errno == errno.ELOOP:
+                self.notes.append(f"{shown} is not a regular file (a symbolic link?): it was ignored.")
+            else:
+                self.notes.append(f"{shown} could not be read ({error.strerror}): it was ignored.")
             return False
         with os.fdopen(fd, "rb") as reader:
             info = os.fstat(reader.fileno())
@@ -279,11 +280,7 @@ class _Copier:
         if name.startswith("/") or ".." in parts or ":" in parts[0] or is_link:
             self.notes.append(f"{member.filename}: an unsafe path or a link in the zip, ignored.")
             return
-        if any(_ignored(p) for p in parts):
-            return
-        if len(parts) > MAX_ZIP_DEPTH:
-            return
-        if not self._take(member.filename, member.file_size):
+        if any(_ignored(p) for p in parts) or len(parts) > MAX_ZIP_DEPTH or not self._take(name, member.file_size):
             return
         destination = target.joinpath(*parts)
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -382,75 +379,6 @@ def _what(folder: Path, course: Course) -> str:
 
 
 # ------------------------------------------------------------------------------------------------
-# Package or notebooks: which one implements a step
-# ------------------------------------------------------------------------------------------------
-
-
-def _raises_not_implemented(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    for statement in function.body:
-        if isinstance(statement, ast.Raise) and statement.exc is not None:
-            raised = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
-            if isinstance(raised, ast.Name) and raised.id == "NotImplementedError":
-                return True
-    return False
-
-
-def still_a_stub(source: str, api: Iterable[str]) -> bool:
-    """True when ``source`` implements none of ``api``: every function and method of those names raises
-    ``NotImplementedError`` in its body (the stubs, and nbgrader's unanswered cells), or none is defined.
-
-    Code that does not parse, or binds an API name by an import or an assignment, counts as implemented.
-    """
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return False
-    names = set(api)
-    functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in names:
-            functions.append(node)
-        elif isinstance(node, ast.ClassDef) and node.name in names:
-            methods = [n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-            if not methods:
-                return False
-            functions += methods
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            if any((alias.asname or alias.name).split(".")[0] in names for alias in node.names):
-                return False
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(n, ast.Name) and n.id in names for t in targets for n in ast.walk(t)):
-                return False
-    return all(_raises_not_implemented(function) for function in functions)
-
-
-def choose_sources(steps: Sequence[Step], package: dict[str, str], notebooks: dict[str, str],
-                   ) -> tuple[dict[str, str], list[str]]:
-    """Per step, ``"package"`` or ``"notebooks"`` (or absent), and the notes saying so.
-
-    ``package`` and ``notebooks`` map module names to source. A step is graded from the one that
-    implements it (`still_a_stub`); from the package when both do, or when neither does.
-    """
-    chosen: dict[str, str] = {}
-    both: list[str] = []
-    for step in steps:
-        in_package = step.module in package and not still_a_stub(package[step.module], step.api)
-        in_notebooks = step.module in notebooks and not still_a_stub(notebooks[step.module], step.api)
-        if in_package or (step.module in package and not in_notebooks):
-            chosen[step.id] = "package"
-            if in_package and in_notebooks:
-                both.append(step.id)
-        elif step.module in notebooks:
-            chosen[step.id] = "notebooks"
-    notes = []
-    if both:
-        notes.append(f"Both attention/ and the notebooks implement {', '.join(both)}: the attention/ package was "
-                     "graded for those (the package wins when both implement a step).")
-    return chosen, notes
-
-
-# ------------------------------------------------------------------------------------------------
 # The private copy
 # ------------------------------------------------------------------------------------------------
 
@@ -471,6 +399,9 @@ def make_private_copy(submission: Submission, parent: Path, owner: int | None,
     staging.mkdir()
     try:
         _take_in(submission, course, copy, copier, staging)
+    except OSError as error:  # the file system refused something (permissions, a name too long): say so
+        copy.notes.append(f"Part of your submission could not be read ({error.strerror or error}); "
+                          "what was read is graded.")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     package_dir.mkdir(exist_ok=True)
