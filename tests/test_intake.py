@@ -266,6 +266,7 @@ def test_a_step_neither_implements_is_graded_from_the_package(tmp_path: Path) ->
     shutil.copytree(EXERCISES / "notebooks", folder / "notebooks", ignore=IGNORE)
     copy = make_private_copy(Submission("ian", folder), tmp_path, None, COURSE)
     assert set(copy.sources.values()) == {f"attention/{s.module}.py" for s in COURSE.steps}
+    assert "Graded from attention/; the notebooks beside it implement no step it does not." in copy.notes
 
 
 # -- one safe copier, one set of caps ------------------------------------------------------------

@@ -483,8 +483,11 @@ def _say_sources(course: Course, copy: PrivateCopy, package: dict[str, str], not
         from_package = [s.id for s in course.steps if copy.sources.get(s.id, "").startswith(f"{PACKAGE}/")]
         from_notebooks = [f"{s.id} ({copy.sources[s.id]})" for s in course.steps
                           if s.id in copy.sources and not copy.sources[s.id].startswith(f"{PACKAGE}/")]
-        copy.notes.append(f"Graded from attention/: {', '.join(from_package) or 'no step'}; from the notebooks' "
-                          f"answer cells: {', '.join(from_notebooks) or 'no step'}.")
+        if from_notebooks:
+            copy.notes.append(f"Graded from attention/: {', '.join(from_package) or 'no step'}; from the notebooks' "
+                              f"answer cells: {', '.join(from_notebooks)}.")
+        else:
+            copy.notes.append("Graded from attention/; the notebooks beside it implement no step it does not.")
     elif notebooks:
         shown = sorted(set(copy.sources.values()))
         copy.notes.append(f"Graded from the answer cells of {', '.join(shown)} (no attention/ package).")
