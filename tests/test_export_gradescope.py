@@ -29,8 +29,9 @@ import pytest
 from conftest import EXERCISES, REPO_ROOT, SOLUTIONS
 
 from autograder.course import load_course
-from autograder.export.gradescope_run import locate_submission, private_paths
+from autograder.export.gradescope_run import private_paths
 from autograder.grading import engine, report
+from autograder.grading.intake import Submission, make_private_copy
 from autograder.sandbox.isolation import UID_FIRST
 
 COURSE = load_course()
@@ -121,12 +122,21 @@ def _submission_stubs_zip(root: Path) -> None:
             zipped.write(path, f"attention/{path.name}")
 
 
+def _submission_nothing_gradable(root: Path) -> None:
+    """A report and a screenshot instead of code: no attention/, no modules, no notebooks."""
+    (root / "submission" / "report.pdf").write_bytes(b"%PDF-1.4 not code")
+    (root / "submission" / "answers.txt").write_text("I did it all in my head.")
+    (root / "submission" / "images").mkdir()
+    (root / "submission" / "images" / "screenshot.png").write_bytes(b"\x89PNG")
+
+
 SCENARIOS = {
     "solutions": lambda root: shutil.copytree(SOLUTIONS / "attention", root / "submission" / "attention",
                                               ignore=shutil.ignore_patterns("__pycache__")),
     "stubs-zip": _submission_stubs_zip,
     "broken": _submission_broken,
     "notebooks": lambda root: [shutil.copy(p, root / "submission" / p.name) for p in SOLUTION_NOTEBOOKS],
+    "nothing": _submission_nothing_gradable,
 }
 
 
@@ -275,13 +285,26 @@ def test_the_solution_notebooks_score_full_marks(graded) -> None:
     assert "Graded from the answer cells of " in results["output"]
 
 
+def test_an_upload_without_code_gets_a_score_and_says_what_was_found(graded) -> None:
+    """No attention/ anywhere: a results.json scoring 0 that tells the learner what arrived, not a failure."""
+    _, done, results = graded["nothing"]
+    assert results["score"] == 0
+    assert results["extra_data"]["submission_form"] == "nothing"
+    assert ("Found at the top of your submission: answers.txt, images/, report.pdf. Submit the attention folder "
+            "(with attention/<module>.py files), a zip of it, or the step notebooks.") in results["output"]
+    assert results["output"].splitlines()[1].startswith("Found at the top of your submission")  # after the score
+    assert all(t["status"] == "failed" and "no attention/ package" in t["output"] for t in results["tests"])
+    assert "grader failed" not in done.stderr
+
+
 # ---------------------------------------------------------------------------------------
 # Finding the work in an upload (no grading: fast)
 # ---------------------------------------------------------------------------------------
 
 
 def _located(submission: Path, tmp_path: Path):
-    return locate_submission(submission, tmp_path / "staging", COURSE)
+    """What the intake makes of a Gradescope upload (``/autograder/submission``)."""
+    return make_private_copy(Submission("submission", submission), tmp_path, None, COURSE)
 
 
 def test_loose_module_files_are_graded_as_the_package(tmp_path: Path) -> None:
@@ -292,7 +315,7 @@ def test_loose_module_files_are_graded_as_the_package(tmp_path: Path) -> None:
     (submission / "notes.txt").write_text("hello")
     found = _located(submission, tmp_path)
     assert found.form == "module files"
-    assert sorted(p.name for p in (found.path / "attention").iterdir()) == ["scores.py", "tokens.py"]
+    assert sorted(p.name for p in found.package_dir.iterdir()) == ["scores.py", "tokens.py"]
     assert found.present == {"tokens", "scores"}
     assert "graded as the attention package" in found.notes[0]
 
@@ -320,14 +343,15 @@ def test_a_symbolic_link_is_never_taken_for_the_package(tmp_path: Path) -> None:
     assert "Found at the top of your submission: attention" in found.notes[0]
 
 
-def test_notebooks_beside_the_package_are_mentioned(tmp_path: Path) -> None:
+def test_notebooks_beside_the_package_are_read_too(tmp_path: Path) -> None:
     submission = tmp_path / "submission"
     shutil.copytree(EXERCISES / "attention", submission / "attention", ignore=shutil.ignore_patterns("__pycache__"))
     (submission / "notebooks").mkdir()
     (submission / "notebooks" / "01_tokens.ipynb").write_text("{}")
     found = _located(submission, tmp_path)
     assert found.form == "attention folder"
-    assert any("the attention/ package was graded, not the notebooks" in note for note in found.notes)
+    assert "No answer cells were found in the notebooks." in found.notes
+    assert found.sources["tokens"] == "attention/tokens.py"
 
 
 def test_learner_code_cannot_see_the_rest_of_the_autograder_root(tmp_path: Path) -> None:

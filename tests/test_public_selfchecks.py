@@ -333,7 +333,7 @@ def test_public_checks_run_unchanged_in_the_sandbox(tmp_path: Path) -> None:
     """Seeding, handles and indexing go through the Subject interface, so the checks pass remotely too."""
     from autograder.course import load_course
     from autograder.grading.engine import Grader
-    from autograder.grading.submissions import Submission
+    from autograder.grading.intake import Submission
     from autograder.sandbox.remote import Zygote
 
     work = tmp_path / "work"

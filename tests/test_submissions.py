@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.grading.submissions import SubmissionError, make_private_copy, resolve_submissions
+from autograder.grading.intake import SubmissionError, make_private_copy, resolve_submissions
 
 
 def _submission(folder: Path, modules: dict[str, str] | None = None) -> Path:

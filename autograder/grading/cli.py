@@ -21,7 +21,7 @@ from .. import PACKAGE_DIR
 from ..cli import UsageError
 from ..course import load_course
 from ..sandbox.isolation import UID_BLOCK
-from .submissions import Submission, SubmissionError, resolve_submissions
+from .intake import Submission, SubmissionError, resolve_submissions
 
 SAMPLES = PACKAGE_DIR / "samples"
 
@@ -44,9 +44,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--jobs must be between 1 and {UID_BLOCK}")
     course = load_course(args.course or COURSE_FILE)
     try:
-        submissions = resolve_submissions(args.submissions or [str(SAMPLES)])
+        submissions = resolve_submissions(args.submissions or [str(SAMPLES)], course)
     except SubmissionError as error:
         raise UsageError(str(error)) from None
+    for batch in dict.fromkeys(s.batch for s in submissions if s.batch is not None):
+        inside = sum(s.batch == batch for s in submissions)
+        print(f"{batch}: a folder of {inside} submissions; each subfolder and zip in it is graded under its own name",
+              file=sys.stderr)
     out_dir = Path(args.out)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -78,6 +82,7 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
     from ..hidden import load_hidden_checks
     from . import report
     from .engine import Grader, SubmissionResult
+    from .grades_file import merge_grades
 
     work_root = Path(tempfile.mkdtemp(prefix="autograder-"))
     if os.geteuid() == 0:
@@ -108,10 +113,16 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
         zygote.close()
         shutil.rmtree(work_root, ignore_errors=True)
     ordered = [results[s.name] for s in submissions]
-    report.write_atomic(out_dir / "grades.csv", report.grades_csv(ordered, course))
+    merged = merge_grades(out_dir / "grades.csv", report.grades_csv(ordered, course))
+    report.write_atomic(out_dir / "grades.csv", merged.text)
     report.print_summary(ordered, course, seed=seed, out_dir=out_dir)
-    print(f"graded {len(ordered)} submission(s) in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    print(f"{_counted(len(submissions), 'folder')} found, {len(submissions) - failures} graded in "
+          f"{time.monotonic() - started:.1f} s; {merged.message}")
     return 1 if failures else 0
+
+
+def _counted(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _originals(submissions: list[Submission]) -> list[Path]:

@@ -26,7 +26,7 @@ from ..course import Course, Step
 from ..sandbox.isolation import reserve_uid_block
 from ..sandbox.remote import Budget, RemoteSubject, SessionSpec, StepSession, Zygote
 from .forbidden import scan
-from .submissions import PrivateCopy, Submission, make_private_copy
+from .intake import PrivateCopy, Submission, make_private_copy
 
 
 @dataclass
@@ -49,6 +49,8 @@ class SubmissionResult:
     notes: list[str] = field(default_factory=list)
     isolation: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    form: str = ""  # what the intake found: "attention folder", "notebooks", "zip (...)", "nothing"
+    sources: dict[str, str] = field(default_factory=dict)  # step id -> the file its code came from
 
     @property
     def score(self) -> float:
@@ -102,11 +104,9 @@ class Grader:
         copies: list[PrivateCopy] = []
         budget = Budget(self.course.limits.submission_seconds)
         try:
-            copies = [make_private_copy(submission, self.work_root, uid) for uid in uids]
+            copies = [make_private_copy(submission, self.work_root, uid, self.course) for uid in uids]
             result.notes.extend(copies[0].notes)
-            if not copies[0].has_package:
-                result.notes.insert(0, "no attention/ package was found in this submission "
-                                       "(expected attention/<module>.py files, as in exercises/)")
+            result.form, result.sources = copies[0].form, copies[0].sources
             steps = list(enumerate(self.course.steps, start=1))
             tests: dict[int, list[TestResult]] = {}
             waiting: queue.Queue[tuple[int, Step]] = queue.Queue()

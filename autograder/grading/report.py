@@ -34,6 +34,8 @@ def results_json(result: SubmissionResult, course: Course) -> dict[str, Any]:
             "grader_version": __version__,
             "isolation": result.isolation,
             "steps": {s.id: {"score": result.step_score(s.id), "max_score": s.points} for s in course.steps},
+            "submission_form": result.form,
+            "step_sources": result.sources,
         },
         "tests": [
             {

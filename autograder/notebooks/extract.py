@@ -3,7 +3,7 @@
 A submission folder without ``attention/`` but with the step notebooks (``<folder>/*.ipynb`` or
 ``<folder>/notebooks/*.ipynb``, as in ``exercises/`` or in nbgrader's
 ``submitted/<student>/notebooks/``) is turned into ``attention/<module>.py`` files inside the
-grader's private copy (`extract_into`, called by ``autograder/grading/submissions.py``):
+grader's private copy (`extract`, called by the intake, ``autograder/grading/intake.py``):
 
 - for every step, the notebook course.yml names for it is read with the ``json`` module (the
   grader never imports nbformat), without following symbolic links and with the same size limit
@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..course import Course, load_course
+from ..grading.intake import MAX_FILE_BYTES as MAX_NOTEBOOK_BYTES
 from . import NOTEBOOK_FOLDER, answer_id
-
-MAX_NOTEBOOK_BYTES = 5 * 1024 * 1024
 
 
 @dataclass
@@ -38,6 +37,7 @@ class Extraction:
     modules: dict[str, str] = field(default_factory=dict)  # module name -> source
     notes: list[str] = field(default_factory=list)
     notebooks: list[str] = field(default_factory=list)  # the notebooks read, for the notes
+    origins: dict[str, str] = field(default_factory=dict)  # module name -> the notebook it came from
 
 
 def notebook_path(folder: Path, notebook: str) -> Path | None:
@@ -116,7 +116,7 @@ def earlier_imports(source: str, step_id: str, course: Course) -> list[str]:
 
 def extract(folder: Path, course: Course | None = None) -> Extraction:
     """The ``attention`` modules a notebook submission in ``folder`` holds (see the module docstring)."""
-    course = course or load_course()
+    course = course or load_course(package_dir=None)
     result = Extraction()
     cache: dict[str, dict | None] = {}
     for step in course.steps:
@@ -139,18 +139,5 @@ def extract(folder: Path, course: Course | None = None) -> Extraction:
         imports = earlier_imports(code, step.id, course)
         first = "; ".join(imports) if imports else "# (no earlier step used)"
         result.modules[step.module] = f"{first}  # extracted from {shown} by the grader\n{code}\n"
+        result.origins[step.module] = shown
     return result
-
-
-def extract_into(folder: Path, package_dir: Path, notes: list[str], course: Course | None = None) -> bool:
-    """Write the extracted modules (and an empty ``__init__.py``) into ``package_dir``; True if any."""
-    result = extract(folder, course)
-    notes.extend(result.notes)
-    if not result.modules:
-        return False
-    package_dir.mkdir(parents=True, exist_ok=True)
-    (package_dir / "__init__.py").write_text('"""Extracted from notebooks by the grader."""\n', encoding="utf-8")
-    for module, source in result.modules.items():
-        (package_dir / f"{module}.py").write_text(source, encoding="utf-8")
-    notes.append(f"graded from the answer cells of {', '.join(result.notebooks)} (no attention/ package)")
-    return True
