@@ -93,7 +93,7 @@ def make_private_copy(submission: Submission, parent: Path, owner: int | None) -
     else:
         _copy_tree(submission.path / PACKAGE, package_dir, copy)
         if not copy.has_package:  # the step notebooks' answer cells instead (json only, no nbformat)
-            from ..notebooks.extract import extract_into
+            from .extract import extract_into
 
             copy.has_package = extract_into(submission.path, package_dir, copy.notes)
     if owner is not None:

@@ -19,9 +19,11 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.converters.generate_assignment import GenerateAssignment
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions, GetGrades
 
-from ..release import BEGIN_SOLUTION, END_SOLUTION, MarkerError, make_stub
-from . import step_of_answer_id
-from .questions import QUESTIONS
+from autograder.build.stubs import make_stub
+from autograder.errors import MarkerError
+from autograder.hidden.questions import QUESTIONS
+from autograder.markers import BEGIN_SOLUTION, END_SOLUTION
+from autograder.notebook_ids import step_of_answer_id
 
 
 class StepClearSolutions(ClearSolutions):

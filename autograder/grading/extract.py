@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..course import Course, load_course
-from . import NOTEBOOK_FOLDER, answer_id
+from ..notebook_ids import NOTEBOOK_FOLDER, answer_id
 
 MAX_NOTEBOOK_BYTES = 5 * 1024 * 1024
 

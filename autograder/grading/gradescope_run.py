@@ -1,7 +1,7 @@
 """Gradescope's ``run_autograder``: grade ``/autograder/submission`` into ``/autograder/results/results.json``.
 
-``python -m autograder.export.gradescope_run [--root /autograder] [--seed S]``, run by the
-``run_autograder`` script of the Gradescope zip (`autograder.export.gradescope`) as root.
+``python -m autograder.grading.gradescope_run [--root /autograder] [--seed S]``, run by the
+``run_autograder`` script of the Gradescope zip (`autograder.build.gradescope`) as root.
 
 It grades with `autograder.grading.cli.grade_all`, the engine of ``python -m autograder grade``:
 the same hidden checks, the same ``course.yml`` limits, the same sandbox (learner code runs as an
@@ -15,7 +15,7 @@ What learners upload (`locate_submission`), in the order it is looked for:
 3. a ``.zip`` (extracted safely, then looked through the same way);
 4. loose module files (``tokens.py``, ``scores.py``, ... at the top): graded as the package;
 5. the step notebooks (``*.ipynb`` or ``notebooks/*.ipynb``, at the top or one folder down): their
-   answer cells become the package (`autograder.notebooks.extract`), then graded the same way;
+   answer cells become the package (`autograder.grading.extract`), then graded the same way;
 6. anything else: graded as it is, which scores 0 with a message listing what was found.
 
 A step whose module is missing scores 0 with a message naming the file; the other steps are
@@ -91,7 +91,7 @@ def _notebooks(folder: Path) -> list[Path]:
 
 def _notebook_folder(directory: Path) -> Path | None:
     """The folder whose step notebooks to grade: ``directory`` or a folder one level down, holding
-    ``*.ipynb`` or ``notebooks/*.ipynb`` (the layouts `autograder.notebooks.extract` reads)."""
+    ``*.ipynb`` or ``notebooks/*.ipynb`` (the layouts `autograder.grading.extract` reads)."""
     for candidate in [directory, *(p for p in _entries(directory) if _real_dir(p))]:
         if _notebooks(candidate) or (_real_dir(candidate / "notebooks") and _notebooks(candidate / "notebooks")):
             return candidate
@@ -106,9 +106,9 @@ def _with_notebooks_note(found: Located, directory: Path) -> Located:
 
 
 def _from_notebooks(folder: Path, staging: Path, course: Course) -> Located:
-    """The step notebooks' answer cells as the package (`autograder.notebooks.extract`)."""
+    """The step notebooks' answer cells as the package (`autograder.grading.extract`)."""
     try:
-        from ..notebooks.extract import extract_into
+        from .extract import extract_into
     except ImportError:  # a grader without notebook support: the engine says there is no package
         return Located(folder, "notebooks", ["Notebook submissions are not supported by this grader."])
     target = staging / "notebooks" / PACKAGE
@@ -252,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="seed (default: $AUTOGRADER_SEED, seed.txt, or fresh)")
     args = parser.parse_args(argv)
 
-    from ..cli import UsageError
     from ..course import COURSE_FILE, CourseError, load_course
+    from ..errors import UsageError
     from ..grading.cli import grade_all
     from ..grading.submissions import Submission
 
