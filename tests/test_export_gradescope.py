@@ -171,7 +171,8 @@ def test_the_zip_holds_the_scripts_the_grader_and_the_hidden_checks_but_no_solut
         assert name in names, name
     for name in ("setup.sh", "run_autograder"):
         assert (infos[name].external_attr >> 16) & 0o111, f"{name} is not executable"
-    assert not [n for n in names if n.startswith(("solutions/", "autograder/samples/", "tests/", ".git"))]
+    left_out = ("solutions/", "autograder/samples/", "autograder/build/", "tests/", ".git")
+    assert not [n for n in names if n.startswith(left_out)]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     with zipfile.ZipFile(archive) as zipped:
         requirements = zipped.read("requirements.txt").decode()
