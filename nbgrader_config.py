@@ -15,7 +15,7 @@ folder makes that folder the course root (the project's tests do this in a tempo
 
 from pathlib import Path
 
-from autograder.notebooks.nbgrader_ext import feedback_preprocessors, generate_assignment_preprocessors
+from autograder.build.notebooks.nbgrader_ext import feedback_preprocessors, generate_assignment_preprocessors
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 

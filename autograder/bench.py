@@ -94,7 +94,7 @@ def time_nbgrader(root: Path, env: dict[str, str]) -> tuple[float, int] | None:
     The course's own nbgrader configuration and notebooks, in a scratch course folder (as the
     README's "Grade notebooks with nbgrader" does from the repository root).
     """
-    from .notebooks import ASSIGNMENT
+    from .notebook_ids import ASSIGNMENT
 
     source = REPO_ROOT / "solutions" / "notebooks"
     if not any(source.glob("*.ipynb")):

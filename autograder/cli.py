@@ -11,17 +11,18 @@ import argparse
 import importlib
 import sys
 
+from .errors import UsageError
+
+__all__ = ["COMMANDS", "UsageError", "main"]
+
 COMMANDS = {
     "grade": ("autograder.grading.cli", "grade submissions in the sandbox (default: the bundled samples)"),
-    "release": ("autograder.release", "regenerate exercises/ (stubs, steps table, notebooks) from solutions/"),
+    "release": ("autograder.build.release_cli",
+                "regenerate exercises/ (stubs, steps table, notebooks) from solutions/"),
     "check-course": ("autograder.course_cli", "validate course.yml and print the step table"),
     "bench": ("autograder.bench", "measure grading speed against a bare `import torch`"),
-    "export": ("autograder.export", "build a Gradescope autograder or a GitHub Classroom template"),
+    "export": ("autograder.build.export_cli", "build a Gradescope autograder or a GitHub Classroom template"),
 }
-
-
-class UsageError(Exception):
-    """A problem the user can fix; printed as one line, exit status 2."""
 
 
 def main(argv: list[str] | None = None) -> int:

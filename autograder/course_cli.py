@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .cli import UsageError
 from .course import COURSE_FILE, Course, CourseError, load_course
+from .errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -24,10 +24,12 @@ import pytest
 from conftest import EXERCISES, REPO_ROOT, SOLUTIONS
 from packaging.requirements import Requirement
 
+from autograder.build.bundle import BUNDLE_NAME, build_bundle, check_bundle
+from autograder.build.layout import Layout
+from autograder.build.leaks import hidden_lines, significant_solution_lines
+from autograder.build.zips import verify_zip
 from autograder.course import load_course
 from autograder.course_cli import markdown_table
-from autograder.export.bundle import BUNDLE_NAME, build_bundle, check_bundle, hidden_lines, verify_zip
-from autograder.release import Layout, significant_solution_lines
 
 COURSE = load_course()
 MODULES = [step.module for step in COURSE.steps]

@@ -27,8 +27,8 @@ import pytest
 import yaml
 from conftest import EXERCISES, REPO_ROOT, SOLUTIONS
 
+from autograder.build.bundle import check_bundle
 from autograder.course import load_course
-from autograder.export.bundle import check_bundle
 
 COURSE = load_course()
 WORKFLOW = Path(".github") / "workflows" / "classroom.yml"

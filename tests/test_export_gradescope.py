@@ -7,7 +7,7 @@ environment already matches the pins; ``run_autograder`` then grades, each in a 
 Gradescope: the solutions (the ``attention`` folder), the stubs (a zip), a broken submission (one
 folder down, a syntax error, a missing module, a module that probes the sandbox) and the
 solution notebooks. Every ``results.json`` is validated against Gradescope's format (the JSON
-Schema in ``autograder/export``) and its scores asserted.
+Schema in ``autograder/grading``) and its scores asserted.
 
 The runs are sequential on purpose: each is a whole grader with its own sandbox.
 """
@@ -29,14 +29,14 @@ import pytest
 from conftest import EXERCISES, REPO_ROOT, SOLUTIONS
 
 from autograder.course import load_course
-from autograder.export.gradescope_run import private_paths
 from autograder.grading import engine, report
+from autograder.grading.gradescope_run import private_paths
 from autograder.grading.intake import Submission, make_private_copy
 from autograder.sandbox.isolation import UID_FIRST
 
 COURSE = load_course()
 POINTS = {step.id: step.points for step in COURSE.steps}
-SCHEMA = json.loads((REPO_ROOT / "autograder" / "export" / "gradescope_results.schema.json").read_text())
+SCHEMA = json.loads((REPO_ROOT / "autograder" / "grading" / "gradescope_results.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 SOLUTION_NOTEBOOKS = sorted((SOLUTIONS / "notebooks").glob("*.ipynb"))
 IS_ROOT = os.geteuid() == 0
@@ -176,12 +176,13 @@ def test_the_zip_holds_the_scripts_the_grader_and_the_hidden_checks_but_no_solut
         infos = {info.filename: info for info in zipped.infolist()}
     names = set(infos)
     for name in ("setup.sh", "run_autograder", "requirements.txt", "check_environment.py", "course.yml",
-                 "README.md", "autograder/export/gradescope_run.py", "exercises/selfcheck/public.py",
+                 "README.md", "autograder/grading/gradescope_run.py", "exercises/selfcheck/public.py",
                  *(f"autograder/hidden/{step.id}.py" for step in COURSE.steps)):
         assert name in names, name
     for name in ("setup.sh", "run_autograder"):
         assert (infos[name].external_attr >> 16) & 0o111, f"{name} is not executable"
-    assert not [n for n in names if n.startswith(("solutions/", "autograder/samples/", "tests/", ".git"))]
+    left_out = ("solutions/", "autograder/samples/", "autograder/build/", "tests/", ".git")
+    assert not [n for n in names if n.startswith(left_out)]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     with zipfile.ZipFile(archive) as zipped:
         requirements = zipped.read("requirements.txt").decode()

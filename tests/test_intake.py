@@ -204,7 +204,7 @@ def test_bad_paths_are_one_line_errors(tmp_path: Path) -> None:
 
 
 def test_the_stubs_and_unanswered_notebook_cells_read_as_stubs_and_solutions_do_not() -> None:
-    from autograder.notebooks.extract import extract
+    from autograder.grading.extract import extract
 
     for step in COURSE.steps:
         assert still_a_stub((EXERCISES / "attention" / f"{step.module}.py").read_text(), step.api), step.id

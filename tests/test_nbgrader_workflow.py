@@ -34,7 +34,7 @@ import nbformat
 import pytest
 from conftest import REPO_ROOT
 
-from autograder.notebooks import ASSIGNMENT, answer_id, question_id
+from autograder.notebook_ids import ASSIGNMENT, answer_id, question_id
 
 SOURCE = REPO_ROOT / "solutions" / "notebooks"
 RELEASE = REPO_ROOT / "exercises" / "notebooks"

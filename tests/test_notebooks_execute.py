@@ -40,7 +40,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbgrader.utils import determine_grade
 
-from autograder.notebooks import HELPER, NOTEBOOK_FOLDER
+from autograder.notebook_ids import HELPER, NOTEBOOK_FOLDER
 from selfcheck.steps import BY_ID
 
 pytestmark = pytest.mark.xdist_group("notebooks")  # with `--dist loadgroup`, one worker runs them all once

@@ -16,22 +16,13 @@ from typing import Any
 import pytest
 from conftest import EXERCISES, REPO_ROOT, import_attention
 
+from autograder.build.generate import check_release, find_leaks, remove_stale, write_release
+from autograder.build.layout import Layout
+from autograder.build.leaks import significant_solution_lines
+from autograder.build.steps_table import render_steps_module
+from autograder.build.stubs import make_stub
 from autograder.course import load_course
-from autograder.release import (
-    BEGIN_SOLUTION,
-    END_SOLUTION,
-    Layout,
-    MarkerError,
-    check_release,
-    find_leaks,
-    make_stub,
-    not_implemented_message,
-    remove_stale,
-    render_steps_module,
-    significant_solution_lines,
-    solution_regions,
-    write_release,
-)
+from autograder.markers import BEGIN_SOLUTION, END_SOLUTION, MarkerError, not_implemented_message, solution_regions
 
 COURSE = load_course()
 STEPS = [(step.id, step.module) for step in COURSE.steps]

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from .. import PACKAGE_DIR
-from ..cli import UsageError
 from ..course import load_course
+from ..errors import UsageError
 from ..sandbox.isolation import UID_BLOCK
 from .intake import Submission, SubmissionError, resolve_submissions
 

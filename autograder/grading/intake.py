@@ -41,18 +41,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..course import COURSE_FILE, Course, load_course
+from .caps import MAX_ARCHIVE_BYTES, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, MAX_ZIP_DEPTH
 from .implemented import choose_sources, still_a_stub
 
 PACKAGE = "attention"
 NOTEBOOK_FOLDER = "notebooks"
 IGNORED_NAMES = {"__MACOSX", "__pycache__", ".ipynb_checkpoints"}
 
-# The caps: one set for every copy, unzip and notebook read.
-MAX_FILES = 200  # files kept from one submission
-MAX_FILE_BYTES = 5 * 1024 * 1024  # one module or notebook (notebooks may carry images)
-MAX_TOTAL_BYTES = 20 * 1024 * 1024  # everything kept from one submission
-MAX_ARCHIVE_BYTES = 20 * 1024 * 1024  # a .zip as uploaded
-MAX_ZIP_DEPTH = 5  # path parts of a kept zip member (folder/attention/sub/module.py is 4)
 KEPT_IN_ZIPS = (".py", ".ipynb")
 
 
@@ -357,7 +352,7 @@ def implemented_steps(folder: Path, course: Course) -> int:
         except OSError:
             pass
     if _has_notebooks(folder):
-        from ..notebooks.extract import extract
+        from .extract import extract
 
         modules = extract(folder, course).modules
         for step in course.steps:
@@ -469,7 +464,7 @@ def _notebook_modules(folder: Path, course: Course, notes: list[str]) -> tuple[d
     """The modules the step notebooks' answer cells make, and which notebook each came from."""
     if not _has_notebooks(folder):
         return {}, {}
-    from ..notebooks.extract import extract
+    from .extract import extract
 
     extraction = extract(folder, course)
     notes.extend(note[0].upper() + note[1:] + ("" if note.endswith(".") else ".") for note in extraction.notes)

@@ -25,7 +25,7 @@ on the notebook's own definitions (``selfcheck.LocalSubject(step, globals(), "th
   notebook's own random generator is left as it was, warnings are ignored and whatever the
   learner's code prints is swallowed (nbgrader gives 0 to a test cell that writes to stderr).
 
-`run_question` grades a concept question with its hidden key (`autograder.notebooks.questions`).
+`run_question` grades a concept question with its hidden key (`autograder.hidden.questions`).
 
 nbgrader runs the learner's code and the hidden tests in one kernel, without a sandbox: use
 ``python -m autograder grade`` (which also takes notebook submissions) for untrusted code.
@@ -146,7 +146,7 @@ def run_hidden(step_id: str, namespace: MutableMapping[str, Any], check: str | S
 
 def run_question(name: str, namespace: MutableMapping[str, Any]) -> None:
     """Grade the concept question ``name``: the notebook's variable ``name`` against the key."""
-    from autograder.notebooks.questions import QUESTIONS
+    from autograder.hidden.questions import QUESTIONS
 
     question = QUESTIONS[name]
     value = namespace.get(name, _MISSING)

@@ -24,23 +24,10 @@ import importlib
 from collections.abc import Sequence
 from typing import Any
 
-# API name -> the module of its step (course.yml `module`)
-OWNERS = {
-    "build_vocab": "tokens", "encode": "tokens",
-    "embed": "embedding",
-    "init_projections": "projections", "project_qkv": "projections",
-    "attention_scores": "scores",
-    "attention_weights": "weights",
-    "context_vectors": "context",
-    "SelfAttention": "self_attention",
-    "MultiHeadAttentionWrapper": "multi_head", "MultiHeadAttention": "multi_head",
-    "CrossAttention": "cross_attention",
-    "causal_pairs": "causal_pairs", "count_causal_pairs": "causal_pairs", "keys_attended": "causal_pairs",
-    "tril_mask": "causal_mask", "mask_and_renormalize": "causal_mask", "causal_mask": "causal_mask",
-    "mask_scores": "causal_mask", "causal_attention_weights": "causal_mask", "is_causal": "causal_mask",
-    "token_output": "causal_attention", "CausalSelfAttention": "causal_attention",
-    "KVCache": "kv_cache", "decode_step": "kv_cache",
-}
+from selfcheck.steps import STEPS
+
+# API name -> the module of its step (course.yml `module`, through the generated step table)
+OWNERS = {name: step.module for step in STEPS for name in step.api}
 
 __all__ = [*OWNERS, "namespace", "standin_namespace"]
 

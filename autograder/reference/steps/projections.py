@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn import functional as F
 
 
-def _rand_parameters(*shapes: tuple[int, int]) -> list[nn.Parameter]:
+def rand_parameters(*shapes: tuple[int, int]) -> list[nn.Parameter]:
     """``nn.Parameter(torch.rand(shape))`` for each shape, drawn in order."""
     return [nn.Parameter(torch.rand(*shape)) for shape in shapes]
 
@@ -18,7 +18,7 @@ def init_projections(
     """``(W_query, W_key, W_value)`` from ``torch.rand``, after ``torch.manual_seed(seed)`` if given."""
     if seed is not None:
         torch.manual_seed(seed)
-    w_query, w_key, w_value = _rand_parameters((d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v))
+    w_query, w_key, w_value = rand_parameters((d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v))
     return w_query, w_key, w_value
 
 

@@ -1,7 +1,7 @@
 """The release's notebook generators: source notebooks, and learner notebooks by real nbgrader.
 
 `render_source_notebooks` (``solutions/notebooks/*.ipynb``) and `render_learner_notebooks`
-(``exercises/notebooks/*``) are the two generators ``autograder/release.py`` registers, so
+(``exercises/notebooks/*``) are the two generators `autograder.build.generators` registers, so
 ``python -m autograder release`` writes them and ``release --check`` reports them out of date.
 
 The learner notebooks are what ``nbgrader generate_assignment notebooks`` produces with the
@@ -25,18 +25,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .. import REPO_ROOT
-from ..course import Course
-from ..release import Layout, MarkerError
-from . import ASSIGNMENT, HELPER, NOTEBOOK_FOLDER
+from autograder import REPO_ROOT
+from autograder.build import leaks
+from autograder.build.layout import Layout
+from autograder.course import Course
+from autograder.errors import MarkerError, NbgraderError
+from autograder.hidden.questions import QUESTIONS
+from autograder.notebook_ids import ASSIGNMENT, HELPER, NOTEBOOK_FOLDER
+
 from .build import BuildError, render_source_notebooks, sources_dir
-from .questions import QUESTIONS
 from .source import SourceError
 
 CONFIG = "nbgrader_config.py"
 NBGRADER_TIMEOUT = 600
-HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "run_hidden", "run_question", "autograder",
-                  "BEGIN SOLUTION", "END SOLUTION")
 
 _CACHE: dict[str, dict[str, str]] = {}
 
@@ -91,7 +92,7 @@ def render_learner_notebooks(course: Course, layout: Layout) -> dict[Path, str]:
 
 def run_generate_assignment(inputs: dict[str, str]) -> dict[str, str]:
     """Run ``nbgrader generate_assignment`` on ``inputs`` (course-relative path -> text) in a temporary
-    course; return the release folder's files (name -> text). Raises `MarkerError` when nbgrader fails."""
+    course; return the release folder's files (name -> text). Raises `NbgraderError` when nbgrader fails."""
     with tempfile.TemporaryDirectory(prefix="nbgrader-release-") as tmp:
         root = Path(tmp)
         for relative, text in inputs.items():
@@ -109,7 +110,7 @@ def run_generate_assignment(inputs: dict[str, str]) -> dict[str, str]:
             log = (done.stderr or done.stdout).strip().splitlines()
             errors = [line for line in log if "ERROR" in line or "Error" in line]
             reason = (errors or log or [""])[-1]
-            raise MarkerError(f"nbgrader generate_assignment failed (exit {done.returncode}): {reason.strip()}")
+            raise NbgraderError(f"nbgrader generate_assignment failed (exit {done.returncode}): {reason.strip()}")
         return {
             path.relative_to(release).as_posix(): path.read_text(encoding="utf-8")
             for path in sorted(release.rglob("*"))
@@ -118,20 +119,6 @@ def run_generate_assignment(inputs: dict[str, str]) -> dict[str, str]:
 
 
 def hidden_leaks(files: dict[str, str]) -> list[str]:
-    """Hidden test code, solution markers or question keys in learner files (one line each)."""
-    problems = []
+    """Hidden test code, solution markers or question keys in learner notebooks (one line each)."""
     keys = [q.solution_line for q in QUESTIONS.values()]
-    for name, text in files.items():
-        if not name.endswith(".ipynb"):
-            continue
-        for cell in json.loads(text).get("cells", []):
-            source = cell.get("source", "")
-            source = "".join(source) if isinstance(source, list) else source
-            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", cell.get("id", "?"))
-            for marker in HIDDEN_MARKERS:
-                if marker in source:
-                    problems.append(f"exercises/{NOTEBOOK_FOLDER}/{name}, cell {grade_id}: holds {marker!r}")
-            for key in keys:
-                if key in source:
-                    problems.append(f"exercises/{NOTEBOOK_FOLDER}/{name}, cell {grade_id}: holds the answer `{key}`")
-    return problems
+    return leaks.notebook_cell_leaks(files, keys, f"exercises/{NOTEBOOK_FOLDER}")

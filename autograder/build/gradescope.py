@@ -12,14 +12,14 @@ submission, which it places in ``/autograder/submission``. The zip holds::
     seed.txt                 only with --seed: grade every submission with that seed
     course.yml, pyproject.toml
     autograder/              the grader, the hidden checks, the reference oracle, the sandbox
-                             (not autograder/samples/)
+                             (not autograder/build/ nor autograder/samples/)
     exercises/selfcheck/     the check library the hidden checks build on
 
 It never holds ``solutions/`` or the sample submissions: ``run_autograder`` loads ``course.yml``
 without looking for the solution modules (``load_course(package_dir=None)``). Before writing, the
 builder checks that no file comes from ``solutions/`` or ``autograder/samples/`` and that the
 runner and every step's hidden checks are there. (A line-by-line solution scan does not apply
-here: the reference oracle in ``autograder/reference.py`` legitimately shares short lines with
+here: the reference oracle in ``autograder/reference/`` legitimately shares short lines with
 the solutions.)
 """
 
@@ -31,13 +31,17 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .. import REPO_ROOT, __version__
-from ..course import Course
-from ..release import SKIPPED_DIRS, Layout
-from .bundle import FILES, _digests, ensure_output_folder, report_leaks, verify_zip, write_zip
+from autograder import REPO_ROOT, __version__
+from autograder.course import Course
+from autograder.errors import UsageError
+
+from .bundle import FILES, report_leaks
+from .layout import SKIPPED_DIRS, Layout, ensure_output_folder
+from .leaks import file_digests
+from .zips import verify_zip, write_zip
 
 EXECUTABLE = ("setup.sh", "run_autograder")
-LEFT_OUT = {"samples"}  # folders of autograder/ the zip does not need (samples/ holds complete solutions)
+LEFT_OUT = {"build", "samples"}  # release-time code, and sample submissions (complete solutions among them)
 
 README = """\
 # Gradescope autograder: {title}
@@ -113,14 +117,14 @@ def check_staged(course: Course, root: Path, layout: Layout | None = None) -> li
     """What must never be in the Gradescope zip (solutions), and what must be (the runner, the checks)."""
     layout = layout or Layout()
     problems = []
-    solution_files = _digests(layout.solutions, marked_only=True)
+    solution_files = file_digests(layout.solutions, marked_only=True)
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         relative = path.relative_to(root)
         if "solutions" in relative.parts or "samples" in relative.parts:
             problems.append(f"{relative.as_posix()}: solutions and sample submissions do not go to Gradescope")
         if hashlib.sha256(path.read_bytes()).hexdigest() in solution_files:
             problems.append(f"{relative.as_posix()}: a copy of a solution file")
-    needed = ["setup.sh", "run_autograder", "requirements.txt", "course.yml", "autograder/export/gradescope_run.py",
+    needed = ["setup.sh", "run_autograder", "requirements.txt", "course.yml", "autograder/grading/gradescope_run.py",
               "exercises/selfcheck/steps.py", *(f"autograder/hidden/{s.id}.py" for s in course.steps)]
     problems += [f"{name}: missing from the autograder" for name in needed if not (root / name).is_file()]
     return problems
@@ -130,12 +134,8 @@ def build_gradescope(course: Course, out: Path, *, seed: int | None = None, layo
     """Write the Gradescope autograder zip ``out``; returns the exit status."""
     out = Path(out)
     if out.suffix.lower() != ".zip":
-        from ..cli import UsageError
-
         raise UsageError(f"{out}: the Gradescope autograder is a .zip file")
     if out.is_dir():
-        from ..cli import UsageError
-
         raise UsageError(f"{out}: a folder; give the path of the .zip file to write")
     ensure_output_folder(out.parent)
     staging = Path(tempfile.mkdtemp(prefix=".gradescope-", dir=out.parent))

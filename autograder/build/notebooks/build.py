@@ -1,7 +1,7 @@
 """Build the nbgrader source notebooks (``solutions/notebooks/*.ipynb``) from their one source.
 
 A notebook is the authored cells of ``solutions/notebooks/src/<notebook>.py`` (see
-`autograder.notebooks.source`) with its generated cells filled in:
+`autograder.build.notebooks.source`) with its generated cells filled in:
 
 - **answer** (``# %% [answer] <step>``): a "your turn" markdown cell, then, when the step uses
   an earlier step written in *another* notebook, a locked cell that loads it
@@ -11,13 +11,13 @@ A notebook is the authored cells of ``solutions/notebooks/src/<notebook>.py`` (s
   (`answer_code`). Names from an earlier step of the *same* notebook are already defined above.
   nbgrader turns every solution region into the release stub's
   ``raise NotImplementedError("<step>: <name> is not implemented yet")``
-  (`autograder.notebooks.nbgrader_ext`).
+  (`autograder.build.notebooks.nbgrader_ext`).
 - **tests** (``# %% [tests] <step>``): the step's points split over a few locked test cells
   (`split_tests`); each calls some public checks (``check("tokens", globals(), ...)``) and, in a
   ``### BEGIN HIDDEN TESTS`` block, some hidden checks (``run_hidden("tokens", globals(),
   check=[...])``). nbgrader grades a cell all or nothing, so several cells give partial credit.
 - **question** (``# %% [question] <name>``): an answer cell (the key between solution markers)
-  and a 1-point test cell (`autograder.notebooks.questions`).
+  and a 1-point test cell (`autograder.hidden.questions`).
 
 The points of a step's test and question cells add up to its points in ``course.yml``.
 """
@@ -31,8 +31,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..course import Course, Step
-from . import (
+from autograder.course import Course, Step
+from autograder.hidden.questions import KINDS, QUESTIONS, Question, questions_of
+from autograder.notebook_ids import (
     HELPER,
     NOTEBOOK_FOLDER,
     SETUP_ID,
@@ -42,7 +43,7 @@ from . import (
     question_test_id,
     test_id,
 )
-from .questions import KINDS, QUESTIONS, Question, questions_of
+
 from .source import SourceCell, SourceError, read_source
 
 NBFORMAT_MINOR = 5
@@ -361,7 +362,7 @@ def build_notebook(name: str, cells: list[SourceCell], course: Course, solution_
             question = QUESTIONS.get(cell.arg or "")
             if question is None or question.step not in mine:
                 raise BuildError(f"{filename}, line {cell.line}: {cell.arg!r} is not a question of this notebook's "
-                                 "steps (autograder/notebooks/questions.py)")
+                                 "steps (autograder/hidden/questions.py)")
             seen.setdefault(f"question {question.name}", []).append("question")
             _question_cells(out, question)
     for step in steps:

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..course import Course, load_course
-from ..grading.intake import MAX_FILE_BYTES as MAX_NOTEBOOK_BYTES
-from . import NOTEBOOK_FOLDER, answer_id
+from ..notebook_ids import NOTEBOOK_FOLDER, answer_id
+from .caps import MAX_FILE_BYTES as MAX_NOTEBOOK_BYTES
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """``python -m autograder export classroom --out DIR``: a GitHub Classroom template repository.
 
-DIR gets the learner release (`autograder.export.bundle`, with a README whose "Submit" section
+DIR gets the learner release (`autograder.build.bundle`, with a README whose "Submit" section
 says to commit and push) plus ``.github/workflows/classroom.yml``: on every push, GitHub runs the
 public self-checks of each step with GitHub Classroom's autograding actions, one
 ``autograding-command-grader`` step per course step (its points from ``course.yml``), and the
@@ -23,9 +23,12 @@ from pathlib import Path
 
 import yaml
 
-from ..course import Course
-from ..release import Layout
-from .bundle import assemble, check_bundle, ensure_output_folder, report_leaks, sync_problems
+from autograder.course import Course
+from autograder.errors import UsageError
+
+from .bundle import assemble, check_bundle, report_leaks
+from .generate import sync_problems
+from .layout import Layout, ensure_output_folder
 
 WORKFLOW = Path(".github") / "workflows" / "classroom.yml"
 # What GitHub Classroom itself writes into classroom.yml for "Run command" tests.
@@ -134,7 +137,6 @@ def _is_previous_template(folder: Path) -> bool:
 
 def build_classroom(course: Course, out_dir: Path, *, layout: Layout | None = None) -> int:
     """Write the template repository into ``out_dir``; returns the exit status."""
-    from ..cli import UsageError
 
     layout = layout or Layout()
     out_dir = Path(out_dir)

@@ -1,7 +1,7 @@
 """Gradescope's ``run_autograder``: grade ``/autograder/submission`` into ``/autograder/results/results.json``.
 
-``python -m autograder.export.gradescope_run [--root /autograder] [--seed S]``, run by the
-``run_autograder`` script of the Gradescope zip (`autograder.export.gradescope`) as root.
+``python -m autograder.grading.gradescope_run [--root /autograder] [--seed S]``, run by the
+``run_autograder`` script of the Gradescope zip (`autograder.build.gradescope`) as root.
 
 It grades with `autograder.grading.cli.grade_all`, the engine of ``python -m autograder grade``:
 the same intake (`autograder.grading.intake`: the ``attention`` folder, a folder one level down,
@@ -75,10 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="seed (default: $AUTOGRADER_SEED, seed.txt, or fresh)")
     args = parser.parse_args(argv)
 
-    from ..cli import UsageError
     from ..course import COURSE_FILE, CourseError, load_course
-    from ..grading.cli import grade_all
-    from ..grading.intake import Submission
+    from ..errors import UsageError
+    from .cli import grade_all
+    from .intake import Submission
 
     root = Path(args.root).resolve()
     results_file = root / "results" / "results.json"

@@ -4,7 +4,7 @@
   nbgrader's own replaces every solution region by one fixed ``code_stub``; this one replaces a
   region inside a function by the line the release stubs use,
   ``raise NotImplementedError("<step>: <function> is not implemented yet")``
-  (`autograder.release.make_stub`), so a learner sees the same message in the notebook and in
+  (`autograder.build.stubs.make_stub`), so a learner sees the same message in the notebook and in
   ``attention/<module>.py``, and the public checks can tell which step is unfinished. A concept
   question's region (``name = answer``) becomes ``name = ...  # replace ... with your answer``.
 - `generate_assignment_preprocessors`: nbgrader's list with `StepClearSolutions` in place of
@@ -19,9 +19,11 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.converters.generate_assignment import GenerateAssignment
 from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions, GetGrades
 
-from ..release import BEGIN_SOLUTION, END_SOLUTION, MarkerError, make_stub
-from . import step_of_answer_id
-from .questions import QUESTIONS
+from autograder.build.stubs import make_stub
+from autograder.errors import MarkerError
+from autograder.hidden.questions import QUESTIONS
+from autograder.markers import BEGIN_SOLUTION, END_SOLUTION
+from autograder.notebook_ids import step_of_answer_id
 
 
 class StepClearSolutions(ClearSolutions):

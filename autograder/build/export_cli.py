@@ -1,11 +1,11 @@
 """``python -m autograder export gradescope|classroom``: deploy the course beyond one machine.
 
 - ``export gradescope [--out autograder.zip] [--seed S]``: a Gradescope autograder zip
-  (`autograder.export.gradescope`); ``run_autograder`` grades with the same sandboxed engine.
+  (`autograder.build.gradescope`); ``run_autograder`` grades with the same sandboxed engine.
 - ``export classroom --out DIR``: a GitHub Classroom template repository, the learner release
-  plus a workflow running the public self-checks with points (`autograder.export.classroom`).
+  plus a workflow running the public self-checks with points (`autograder.build.classroom`).
 
-The learner release itself is ``python -m autograder release --out DIR`` (`autograder.export.bundle`).
+The learner release itself is ``python -m autograder release --out DIR`` (`autograder.build.bundle`).
 Importing this package is cheap: each target's module is imported when it runs.
 """
 
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..course import load_course
+    from autograder.course import load_course
 
     course = load_course()
     if args.target == "gradescope":
