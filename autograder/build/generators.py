@@ -14,6 +14,7 @@ To generate more files, write ``render_x(course, layout) -> {path: text}`` and a
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,40 +25,38 @@ from .layout import Layout
 from .steps_table import render_steps_table
 from .stubs import render_stubs
 
+Render = Callable[[Course, Layout], "dict[Path, str]"]
+
 
 @dataclass(frozen=True)
 class Generator:
     """One kind of generated file.
 
-    ``render(course, layout)`` returns ``{path: text}``. ``owns`` are globs, relative to
-    ``exercises/``, matching only files this generator produces: a file there that ``render``
-    no longer produces is stale (reported by `check_release`, removed by the command).
-    ``fast``: cheap enough (milliseconds) to re-render before every learner bundle.
+    ``render(course, layout)`` returns ``{path: text}``; it is a function, or ``"module:function"``
+    for one imported only when it runs (the notebooks' modules import nbformat and the checks).
+    ``owns`` are globs, relative to ``exercises/``, matching only files this generator produces:
+    a file there that ``render`` no longer produces is stale (reported by `check_release`,
+    removed by the command). ``fast``: cheap enough (milliseconds) to re-render before every
+    learner bundle.
     """
 
     name: str
-    render: Callable[[Course, Layout], dict[Path, str]]
+    render_with: Render | str
     owns: tuple[str, ...] = ()
     fast: bool = False
 
-
-def render_source_notebooks(course: Course, layout: Layout) -> dict[Path, str]:
-    """``solutions/notebooks/*.ipynb``: the nbgrader source notebooks (`autograder.build.notebooks.build`)."""
-    from .notebooks.learner import render_sources  # lazily: nbformat and the checks are slow to import
-
-    return render_sources(course, layout)
-
-
-def render_learner_notebooks(course: Course, layout: Layout) -> dict[Path, str]:
-    """``exercises/notebooks/*``: what ``nbgrader generate_assignment`` makes of the source notebooks."""
-    from .notebooks.learner import render_learner_notebooks as render  # lazily: runs nbgrader
-
-    return render(course, layout)
+    def render(self, course: Course, layout: Layout) -> dict[Path, str]:
+        render = self.render_with
+        if isinstance(render, str):
+            module, _, function = render.partition(":")
+            render = getattr(importlib.import_module(module), function)
+        return render(course, layout)
 
 
 GENERATORS: list[Generator] = [
     Generator("step table", render_steps_table, fast=True),
     Generator("stubs", render_stubs, owns=("attention/*.py",), fast=True),
-    Generator("source notebooks", render_source_notebooks),
-    Generator("learner notebooks", render_learner_notebooks, owns=("notebooks/*",)),
+    Generator("source notebooks", "autograder.build.notebooks.learner:render_sources"),
+    Generator("learner notebooks", "autograder.build.notebooks.learner:render_learner_notebooks",
+              owns=("notebooks/*",)),
 ]
