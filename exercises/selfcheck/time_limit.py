@@ -1,9 +1,8 @@
 """A time limit for every call into learner code, in this process (pytest, notebooks).
 
-The grader runs learner code in a child process and stops it after ``limits.call_seconds`` of
-``course.yml``. Learners do not get ``course.yml``: `CALL_SECONDS` is the same number, on their
-side (a project test keeps the two equal). Only the standard library is used, so the self-checks
-need nothing but torch and pytest.
+The grader runs learner code in a child process and stops a call after its per-call time limit.
+`CALL_SECONDS` is the same limit on the learner's side (the project's tests keep the two equal).
+Only the standard library is used, so the self-checks need nothing but torch and pytest.
 
 How a call is stopped, by platform:
 
@@ -34,7 +33,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-CALL_SECONDS = 10.0  # one call into learner code; equal to limits.call_seconds in the grader's course.yml
+CALL_SECONDS = 10.0  # one call into learner code; the grader's per-call limit (the same number)
 REPEAT_SECONDS = 0.5  # after the limit, SIGALRM fires again this often until the call gives up
 WATCHDOG_GRACE_SECONDS = 5.0  # fallback only: faulthandler shows the stack when the call still runs this much later
 
