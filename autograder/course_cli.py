@@ -21,7 +21,26 @@ def markdown_table(course: Course) -> str:
         lines.append(f"| {number} | {step.title} (`{step.id}`) | `attention/{step.module}.py` | "
                      f"`{step.notebook}.ipynb` | {step.points:g} | {api} |")
     lines.append(f"| | **total** | | | **{course.max_score:g}** | |")
-    return "\n".join(lines)
+    note = questions_note(course)
+    return "\n".join(lines) + (f"\n\n{note}" if note else "")
+
+
+def questions_note(course: Course) -> str:
+    """Why a notebook's "Check step N" header shows fewer points than the table: its concept questions."""
+    from .notebooks.questions import questions_of  # the keys module; light, and never shipped
+
+    parts = []
+    for number, step in enumerate(course.steps, start=1):
+        asked = questions_of(step.id)
+        if asked:
+            question_points = sum(q.points for q in asked)
+            parts.append(f"step {number}: {step.points - question_points:g} + {question_points:g}")
+    if not parts:
+        return ""
+    return (f"A step's points include the concept questions of its notebook. In the notebooks, the questions are "
+            f"worth their own points and the code the rest ({', '.join(parts)}: code + questions); a notebook's "
+            "\"Check step\" header says so. When the `attention/` package is graded instead, its code gets all of "
+            "the step's points.")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,6 +6,10 @@
   and turns every way it can go wrong into a one-line failure: a module that cannot be
   imported names the file and line, an unstarted step reads "<step>: <name> is not implemented
   yet", a wrong result shows what was expected, with no traceback into the checks.
+- Every call into your code, and the import of each of your modules, has a time limit
+  (`selfcheck.time_limit.CALL_SECONDS`, the grader's): an endless loop fails its check with
+  "... did not finish within N s", later checks of that step fail at once on the same call, and
+  the other steps still run.
 - At the end, a summary says step by step how many checks pass, and which step to work on next.
 """
 
@@ -29,6 +33,7 @@ from selfcheck import Check, LocalSubject, run_check  # noqa: E402 - needs the p
 from selfcheck.errors import learner_location, shorten  # noqa: E402
 from selfcheck.steps import BY_ID, STEPS, StepInfo  # noqa: E402
 from selfcheck.subject import is_local_learner_file  # noqa: E402
+from selfcheck.time_limit import CALL_SECONDS, TimeLimitReached, time_limit, too_slow_message  # noqa: E402
 
 SEED = 0  # public checks use fixed inputs; the seed only feeds the (unused) per-check generator
 
@@ -36,6 +41,7 @@ SEED = 0  # public checks use fixed inputs; the seed only feeds the (unused) per
 STEP_PROPERTY = "selfcheck_step"
 STATUS_PROPERTY = "selfcheck_status"
 IMPORT_ERROR = "import_error"
+TOO_SLOW = "too_slow"
 
 
 # ---------------------------------------------------------------------------------------
@@ -43,15 +49,21 @@ IMPORT_ERROR = "import_error"
 # ---------------------------------------------------------------------------------------
 
 _imports: dict[str, ModuleType | str] = {}  # module name -> module, or why it cannot be imported
+_too_slow: dict[str, dict[str, str]] = {}  # step id -> {call label: "... did not finish within N s"}
 
 
 def import_step(step: StepInfo) -> ModuleType | str:
     """``attention.<module>``, or a one-line reason it cannot be imported (cached per run)."""
     if step.module not in _imports:
+        what = f"importing attention/{step.module}.py"
         try:
-            _imports[step.module] = importlib.import_module(f"attention.{step.module}")
+            with time_limit(CALL_SECONDS):
+                _imports[step.module] = importlib.import_module(f"attention.{step.module}")
         except KeyboardInterrupt:
             raise
+        except TimeLimitReached:
+            _imports[step.module] = (f"attention/{step.module}.py cannot be imported: "
+                                     f"{too_slow_message(what)} Is there a loop at the top level of the module?")
         except BaseException as error:  # noqa: BLE001 - anything the learner's module raises on import (sys.exit too)
             _imports[step.module] = f"attention/{step.module}.py cannot be imported: {_describe_import_error(error)}"
     return _imports[step.module]
@@ -77,8 +89,9 @@ def run_public(check: Check, record: Callable[[str, str], None]) -> None:
     if isinstance(module, str):
         record(STATUS_PROPERTY, IMPORT_ERROR)
         pytest.fail(f"{step.id}: {module}", pytrace=False)
-    outcome = run_check(check, LocalSubject.from_module(step.id, module), SEED)
-    record(STATUS_PROPERTY, outcome.status)
+    subject = LocalSubject.from_module(step.id, module, too_slow=_too_slow.setdefault(step.id, {}))
+    outcome = run_check(check, subject, SEED)
+    record(STATUS_PROPERTY, TOO_SLOW if subject.timed_out and not outcome.passed else outcome.status)
     if outcome.status == "not_implemented":
         pytest.fail(f"{step.id}: {outcome.message}", pytrace=False)
     if not outcome.passed:
@@ -137,8 +150,8 @@ class StepTally:
         if self.counts.get("not_implemented", 0) == total:
             return "not implemented yet", {"yellow": True}
         parts = [f"{passed}/{total} passed"]
-        for status, label in (("failed", "failed"), ("error", "could not be checked"),
-                              ("not_implemented", "not implemented yet")):
+        for status, label in (("failed", "failed"), (TOO_SLOW, f"did not finish within {CALL_SECONDS:g} s"),
+                              ("error", "could not be checked"), ("not_implemented", "not implemented yet")):
             if self.counts.get(status):
                 parts.append(f"{self.counts[status]} {label}")
         return ", ".join(parts), {"red": True}
@@ -178,11 +191,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         writer.write_line(f"{f'step {step.number} {step.id}:':<{width}} {text}", **colour)
         if next_step is None and tally.counts.get("passed", 0) != tally.total:
             next_step = step
-    if next_step is None:
-        writer.write_line("Every step that ran passes its public checks.", green=True, bold=True)
-    else:
+    if next_step is not None:
         writer.write_line(
             f"Next: step {next_step.number} {next_step.id} (attention/{next_step.module}.py); "
             f"run only it with: pytest -k {next_step.id}",
+            bold=True,
+        )
+        return
+    writer.write_line("Every step that ran passes its public checks.", green=True, bold=True)
+    last_ran = max(step.number for step in STEPS if step.id in _tallies)
+    following = next((step for step in STEPS if step.number > last_ran), None)
+    if following is not None:  # `pytest -k <step>` passed: name the step after it
+        writer.write_line(
+            f"Next: step {following.number} {following.id} (attention/{following.module}.py); "
+            f"check it with: pytest -k {following.id}",
             bold=True,
         )

@@ -14,7 +14,7 @@ MAX_LINE = 120  # generated Python follows the project's line length (pyproject.
 def render_steps_module(course: Course) -> str:
     """Source of ``selfcheck/steps.py``: the course's steps in order, for the public checks."""
     lines = [
-        '"""The course\'s steps, in order. Generated from course.yml by `python -m autograder release`."""',
+        '"""The course\'s steps, in order. Generated when the course is released: do not edit."""',
         "",
         "from typing import NamedTuple",
         "",

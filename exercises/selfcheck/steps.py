@@ -1,4 +1,4 @@
-"""The course's steps, in order. Generated from course.yml by `python -m autograder release`."""
+"""The course's steps, in order. Generated when the course is released: do not edit."""
 
 from typing import NamedTuple
 

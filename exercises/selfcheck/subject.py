@@ -5,6 +5,10 @@ plain data back (see `selfcheck.plain`) or a `Handle` for anything else (a modul
 bound method). `LocalSubject` runs the code in this process; the grader's `RemoteSubject`
 runs it in a sandboxed child process. Both record, for every call, whether the call changed
 a tensor argument in place (`Subject.last_call`).
+
+Every call into learner code made here runs under `selfcheck.time_limit.time_limit`: a call that
+does not finish within `CALL_SECONDS` fails its check with "... did not finish within N s", as in
+the grader, instead of hanging ``pytest`` or the notebook.
 """
 
 from __future__ import annotations
@@ -12,15 +16,17 @@ from __future__ import annotations
 import os
 import sys
 import types
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from .errors import CheckFailed, LearnerError, NotImplementedYet, learner_error, learner_location
+from .errors import CallFailed, CheckFailed, LearnerError, NotImplementedYet, learner_error, learner_location
 from .plain import plain_tensor, qualified_name, same_tensor, tensors_in, to_plain
+from .time_limit import CALL_SECONDS, TimeLimitReached, time_limit, too_slow_message
 
 MODULE_CLASS = "torch.nn.modules.module.Module"
 
@@ -214,8 +220,9 @@ class LocalHandle(Handle):
         before = list(tensors_in(real_args, real_kwargs))
         snapshots = [t.detach().clone() for _, t in before]
         try:
-            result = self._h_obj(*real_args, **real_kwargs)
-        except (KeyboardInterrupt, CheckFailed):
+            with self._h_subject.limited(label):
+                result = self._h_obj(*real_args, **real_kwargs)
+        except (KeyboardInterrupt, CheckFailed, CallFailed):
             raise
         except BaseException as exc:  # noqa: BLE001 - any learner exception becomes data
             raise self._h_subject.note_error(_local_error(exc, label)) from exc
@@ -225,7 +232,10 @@ class LocalHandle(Handle):
 
     def _h_getattr(self, name: str) -> Any:
         try:
-            value = getattr(self._h_obj, name)
+            with self._h_subject.limited(f"{self.type_name}.{name}"):
+                value = getattr(self._h_obj, name)
+        except CallFailed:
+            raise
         except AttributeError:
             raise CheckFailed(f"{self.type_name} has no attribute `{name}`") from None
         except BaseException as exc:  # noqa: BLE001 - a property that raises
@@ -234,7 +244,10 @@ class LocalHandle(Handle):
 
     def _h_len(self) -> int:
         try:
-            return int.__index__(len(self._h_obj))
+            with self._h_subject.limited(f"len({self.type_name})"):
+                return int.__index__(len(self._h_obj))
+        except CallFailed:
+            raise
         except TypeError as exc:
             raise CheckFailed(f"len() of a {self.type_name} failed: {exc}") from None
         except BaseException as exc:  # noqa: BLE001
@@ -243,7 +256,10 @@ class LocalHandle(Handle):
     def _h_getitem(self, key: Any) -> Any:
         label = f"{self.type_name}[{key!r}]"
         try:
-            value = self._h_obj[_unwrap(key)]
+            with self._h_subject.limited(label):
+                value = self._h_obj[_unwrap(key)]
+        except CallFailed:
+            raise
         except BaseException as exc:  # noqa: BLE001 - IndexError ends iteration, as it should
             raise self._h_subject.note_error(_local_error(exc, label)) from exc
         return self._h_wrap(value, label)
@@ -254,16 +270,46 @@ class LocalHandle(Handle):
 
 
 class LocalSubject(Subject):
-    """Learner code in this process: a module's namespace or a notebook's globals."""
+    """Learner code in this process: a module's namespace or a notebook's globals.
 
-    def __init__(self, step: str, namespace: Mapping[str, Any], origin: str) -> None:
+    ``too_slow`` remembers, by call label (``encode``, ``SelfAttention.forward``), the calls that
+    ran out of time. Share one mapping between the subjects of a step's checks (``conftest.py``
+    does) and a later check fails at once on a call that already timed out, instead of waiting
+    for the limit again. ``timed_out`` is the message of this subject's call that ran out of time.
+    """
+
+    def __init__(
+        self,
+        step: str,
+        namespace: Mapping[str, Any],
+        origin: str,
+        *,
+        too_slow: MutableMapping[str, str] | None = None,
+        seconds: float = CALL_SECONDS,
+    ) -> None:
         super().__init__(step, origin)
         self._namespace = namespace
+        self.too_slow: MutableMapping[str, str] = {} if too_slow is None else too_slow
+        self.seconds = seconds
+        self.timed_out: str | None = None
 
     @classmethod
-    def from_module(cls, step: str, module: types.ModuleType) -> LocalSubject:
+    def from_module(cls, step: str, module: types.ModuleType, **options: Any) -> LocalSubject:
         filename = os.path.basename(getattr(module, "__file__", "") or f"{step}.py")
-        return cls(step, vars(module), f"attention/{filename}")
+        return cls(step, vars(module), f"attention/{filename}", **options)
+
+    @contextmanager
+    def limited(self, label: str) -> Iterator[None]:
+        """Run learner code (the call ``label``) under the time limit; raises `CallFailed` when it runs out."""
+        if label in self.too_slow:
+            self.timed_out = self.too_slow[label]
+            raise CallFailed(f"{self.too_slow[label]} (in an earlier check, so it was not run again)")
+        try:
+            with time_limit(self.seconds):
+                yield
+        except TimeLimitReached:
+            self.timed_out = self.too_slow[label] = too_slow_message(label, self.seconds)
+            raise CallFailed(self.timed_out) from None
 
     def manual_seed(self, seed: int) -> None:
         torch.manual_seed(seed)

@@ -6,7 +6,8 @@ This file sits next to the notebooks, and their first cell imports it. It gives 
 - `heatmap()`: the pictures, with the sentence's tokens on the axes;
 - `check()`: runs public checks (the ones ``pytest`` runs in ``exercises/``) on this notebook's code;
 - `check_answer()`: checks the form of your answer to a concept question;
-- `from_notebook()`: an earlier step's function, loaded from the notebook where you wrote it.
+- `from_notebook()`: an earlier step's function, loaded from the notebook where you wrote it, or
+  from the package (``attention/``) when you wrote that step there.
 
 When your instructor grades the notebooks with nbgrader, the test cells also run hidden tests,
 and every step is checked with the grader's reference version of the earlier steps, so that a
@@ -38,6 +39,7 @@ import torch  # noqa: E402
 from selfcheck import LocalSubject, run_check  # noqa: E402
 from selfcheck.public import PUBLIC  # noqa: E402
 from selfcheck.steps import STEPS  # noqa: E402
+from selfcheck.time_limit import CALL_SECONDS, TimeLimitReached, time_limit  # noqa: E402
 
 SENTENCE = "The sun rises in the east"
 TOKENS = SENTENCE.split()  # ['The', 'sun', 'rises', 'in', 'the', 'east']
@@ -83,6 +85,9 @@ def projection_matrices(d_in: int = 3, d_out_kq: int = 2, d_out_v: int = 4) -> t
 # ---------------------------------------------------------------------------------------
 
 
+BLOCKED_COLOUR, BLOCKED_EDGE, BLOCKED_HATCH = "#e0e0e0", "#8c8c8c", "///"
+
+
 def heatmap(
     matrix: Any,
     rows: Sequence[str] | None = None,
@@ -95,12 +100,18 @@ def heatmap(
     decimals: int = 2,
     text: Sequence[Sequence[str]] | None = None,
     cmap: str = "Blues",
+    blocked_label: str | None = None,
 ) -> Any:
     """Draw ``matrix`` as a heatmap with its values written in the cells; returns the axes.
 
-    ``rows`` and ``cols`` label the axes (tokens, positions). Entries that are ``-inf`` or NaN
-    are drawn in grey (``-inf`` is written as such). ``text`` writes strings instead of values.
+    ``rows`` and ``cols`` label the axes (tokens, positions). Entries that are ``-inf`` or NaN are
+    not on the colour scale: they are drawn as blocked cells, light grey and hatched (``-inf`` is
+    written as such), so a blocked cell never looks like the strongest value. A legend names them:
+    ``blocked_label``, by default "-inf: blocked" when the matrix holds ``-inf``. ``text`` writes
+    strings instead of values.
     """
+    from matplotlib.patches import Patch, Rectangle
+
     data = torch.as_tensor(matrix).detach().to(torch.float64)
     if data.dim() == 1:
         data = data.unsqueeze(0)
@@ -109,14 +120,16 @@ def heatmap(
         height, width = values.shape
         _, ax = plt.subplots(figsize=(1.0 + 0.75 * width, 0.8 + 0.6 * height))
     shown = np.ma.masked_invalid(values)
-    colours = plt.get_cmap(cmap).copy()
-    colours.set_bad("#d9d9d9")
+    colours = plt.get_cmap(cmap).with_extremes(bad=BLOCKED_COLOUR)
     finite = values[np.isfinite(values)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     ax.imshow(shown, cmap=colours, vmin=low, vmax=high if high > low else low + 1)
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             value = values[i, j]
+            if not np.isfinite(value) and not (np.isinf(value) and value > 0):
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=BLOCKED_COLOUR, edgecolor=BLOCKED_EDGE,
+                                       hatch=BLOCKED_HATCH, linewidth=0))
             if text is not None:
                 label = text[i][j]
             elif np.isnan(value):
@@ -127,12 +140,18 @@ def heatmap(
                 label = f"{value:.{decimals}f}"
             bright = np.isfinite(value) and high > low and (value - low) / (high - low) > 0.6
             ax.text(j, i, label, ha="center", va="center", fontsize=9, color="white" if bright else "black")
+    if blocked_label is None and np.isneginf(values).any():
+        blocked_label = "-inf: blocked"
+    if blocked_label:
+        ax.legend(handles=[Patch(facecolor=BLOCKED_COLOUR, edgecolor=BLOCKED_EDGE, hatch=BLOCKED_HATCH,
+                                 label=blocked_label)],
+                  loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=8, frameon=False, borderaxespad=0.1)
     ax.set_xticks(range(values.shape[1]), labels=list(cols) if cols is not None else range(values.shape[1]))
     ax.set_yticks(range(values.shape[0]), labels=list(rows) if rows is not None else range(values.shape[0]))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
-        ax.set_title(title)
+        ax.set_title(title, pad=16 if blocked_label else 6)
     return ax
 
 
@@ -236,33 +255,92 @@ _LOADING: set[str] = set()
 
 
 def from_notebook(notebook: str, name: str) -> Any:
-    """``name`` as the answer cells of your notebook ``<notebook>.ipynb`` (as saved) define it.
+    """``name``, an earlier step's function or class, from where you wrote it: your notebook
+    ``<notebook>.ipynb`` (as saved) or the package, ``attention/<module>.py`` next to this folder.
 
-    The notebook is read from this folder and its answer cells run in a namespace of their own.
-    When that fails (not saved yet, an error in it), you get a stand-in that raises
-    ``NotImplementedError`` saying why, so the checks tell you to finish that step first. While
-    nbgrader grades, the grader's reference version is used instead (see `check`).
+    The notebook comes first: its answer cells run in a namespace of their own. When it does not
+    implement ``name`` yet (still the stub, not saved, an error in it), the package's module is
+    used instead. Prints where ``name`` came from, or where it looked. When neither has it, you
+    get a stand-in that raises ``NotImplementedError`` saying where it looked, so the checks tell
+    you to finish that step first. While nbgrader grades, the grader's reference version is used
+    instead (see `check`).
     """
     owner = _OWNERS.get(name)
     step = owner.id if owner else notebook
     if grading():
-        return _unavailable(step, name, "while grading, the grader's reference version is used")
-    path = HERE / f"{notebook}.ipynb"
+        return _unavailable(f"{step}: {name} is not available (while grading, the grader's reference version is used)",
+                            name)
+    label = f"`{name}` (step {owner.number})" if owner else f"`{name}`"
+    places = [(f"{notebook}.ipynb", lambda: _run_answers(HERE / f"{notebook}.ipynb"))]
+    if owner is not None:
+        places.append((f"attention/{owner.module}.py", lambda: _run_module(PACKAGE / f"{owner.module}.py")))
+    say = print if not _LOADING else (lambda *_: None)  # an earlier notebook's own loading cells keep quiet
+    looked = []
+    for where, load in places:
+        found, why = _look_up(load, name, step)
+        if found is not None:
+            say(f"{label}: from {where}")
+            return found
+        looked.append(f"{where}: {why}")
+    reason = "looked in " + "; ".join(looked)
+    say(f"{label}: not implemented yet: {reason}")
+    return _unavailable(f"{step}: {name} is not implemented yet ({reason})", name)
+
+
+PACKAGE = HERE.parent / "attention"  # the course package, next to the notebooks' folder
+
+
+def _look_up(load: Any, name: str, step: str) -> tuple[Any, str]:
+    """(``name`` from the namespace ``load()`` gives, or None; why not)."""
     try:
-        namespace = _run_answers(path)
-    except Exception as error:  # noqa: BLE001 - anything in the learner's earlier notebook
+        with time_limit():
+            namespace = load()
+    except FileNotFoundError:
+        return None, "not found"
+    except TimeLimitReached:
+        return None, f"running it did not finish within {CALL_SECONDS:g} s"
+    except Exception as error:  # noqa: BLE001 - anything in the learner's earlier code
         where = ""
         if isinstance(error, SyntaxError) and error.lineno:
-            where = f" (line {error.lineno} of its answer cells)"
-        return _unavailable(step, name, f"{path.name} could not be run: {type(error).__name__}: {error}{where}")
+            where = f", line {error.lineno}"
+        return None, f"it could not be run: {type(error).__name__}: {error}{where}"
     if name not in namespace:
-        return _unavailable(step, name, f"{path.name} does not define it")
-    return namespace[name]
+        return None, f"it does not define `{name}`"
+    if _is_stub(namespace[name], step):
+        return None, "still the stub"
+    return namespace[name], ""
 
 
-def _unavailable(step: str, name: str, reason: str) -> Any:
+def _is_stub(value: Any, step: str) -> bool:
+    """True when ``value`` (a function or class) still raises the release's "<step>: ... is not implemented yet"."""
+    prefix = f"{step}: "
+    codes = []
+    if isinstance(value, type):
+        codes = [getattr(v, "__code__", None) for v in vars(value).values()]
+    else:
+        codes = [getattr(value, "__code__", None)]
+    pending = [c for c in codes if c is not None]
+    while pending:
+        code = pending.pop()
+        for const in code.co_consts:
+            if isinstance(const, str) and const.startswith(prefix) and const.endswith("is not implemented yet"):
+                return True
+            if hasattr(const, "co_consts"):
+                pending.append(const)
+    return False
+
+
+def _run_module(path: Path) -> dict[str, Any]:
+    """The namespace of the module file ``path``, run afresh (your latest saved version)."""
+    code = path.read_text(encoding="utf-8")
+    namespace: dict[str, Any] = {"__name__": f"package_{path.stem}", "__file__": str(path)}
+    exec(compile(code, str(path), "exec"), namespace)  # noqa: S102 - the learner's own code
+    return namespace
+
+
+def _unavailable(message: str, name: str = "unavailable") -> Any:
     def unavailable(*args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"{step}: {name} is not available ({reason})")
+        raise NotImplementedError(message)
 
     unavailable.__name__ = unavailable.__qualname__ = name
     return unavailable

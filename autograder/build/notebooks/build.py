@@ -399,8 +399,9 @@ def _answer_cells(out: _Cells, step: Step, number: int, notebook: str, course: C
     if uses:
         used = _and([f"`{i.alias}` (step {course.step_ids.index(i.step.id) + 1}, `{i.step.notebook}.ipynb`)"
                      for i in uses])
-        where = ("The first cell below loads them from your own notebooks: save those notebooks, then run it."
-                 if earlier else "A cell above loaded them from your own notebooks.")
+        where = ("The first cell below loads them from where you wrote them: your own notebooks (save them "
+                 "first), or the package `attention/` for a step you wrote there. It says where it found each."
+                 if earlier else "A cell above loaded them from your own notebooks or the package `attention/`.")
         text += [
             "",
             f"Your code uses {used}. {where} When your work is graded, every step is checked with the "
@@ -423,10 +424,11 @@ def _and(items: Sequence[str]) -> str:
 
 
 def _test_cells(out: _Cells, step: Step, number: int, registries: Registries) -> None:
-    code_points = step.points - sum(q.points for q in questions_of(step.id))
+    questions = questions_of(step.id)
+    code_points = step.points - sum(q.points for q in questions)
     tests = split_tests(step.id, code_points, registries.public.get(step.id, []), registries.hidden.get(step.id, []))
     out.markdown(
-        f"### Check step {number} ({_points(code_points)})\n\n"
+        f"### Check step {number} ({points_header(step.points, code_points, len(questions))})\n\n"
         "Each test cell prints ✓ for every check that passes and stops at the first one that fails, saying "
         "what is wrong. When your work is graded, hidden tests with new inputs (other sizes, batches, edge "
         "cases) run in these cells too: code that only reproduces the examples will not pass them."
@@ -434,6 +436,17 @@ def _test_cells(out: _Cells, step: Step, number: int, registries: Registries) ->
     for cell in tests:
         out.code(test_cell_source(cell, number), _nbgrader(cell.grade_id, grade=True, locked=True,
                                                             points=cell.points))
+
+
+def points_header(step_points: float, code_points: float, questions: int) -> str:
+    """``"6 points"``, or ``"10 of the step's 12 points; the 2 concept questions below give the other 2"``.
+
+    The README's step table gives a step's points in ``course.yml``, questions included, and says so.
+    """
+    if questions == 0:
+        return _points(step_points)
+    which = "the concept question below gives" if questions == 1 else f"the {questions} concept questions below give"
+    return f"{code_points:g} of the step's {step_points:g} points; {which} the other {step_points - code_points:g}"
 
 
 def _question_cells(out: _Cells, question: Question) -> None:

@@ -51,7 +51,7 @@ plt.show()
 
 # %%
 batch = torch.stack([keys, keys.flip(0)])  # (2, 6, 2)
-print(batch.transpose(-2, -1).shape)
+print(batch.transpose(1, 2).shape)  # here the last two dimensions are 1 and 2; in general, count from the end
 
 # %% [answer] scores
 

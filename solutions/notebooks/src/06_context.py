@@ -47,7 +47,8 @@ fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
 dims = [f"dim {d}" for d in range(4)]
 heatmap(values, TOKENS, dims, ax=left, title="values V (6 x 4)", xlabel="value dimension", ylabel="token",
         cmap="RdBu_r")
-heatmap(weights @ values, TOKENS, dims, ax=right, title="context vectors Z = A V (6 x 4)",
+context = torch.stack([sum(weights[i, j] * values[j] for j in range(6)) for i in range(6)])  # z_i for every token
+heatmap(context, TOKENS, dims, ax=right, title="context vectors z_i = Σ_j α_ij v_j (6 x 4)",
         xlabel="value dimension", ylabel="token", cmap="RdBu_r")
 fig.tight_layout()
 plt.show()

@@ -69,7 +69,7 @@ for head, ax in enumerate(axes):
 fig.suptitle("Multi-head attention, 4 heads: the output (6 x 16) is the heads' outputs side by side")
 fig.tight_layout()
 plt.show()
-print(torch.cat(outputs, dim=-1).shape)  # the wrapper's output: (6, 4 heads * 4)
+print([tuple(out.shape) for out in outputs], "side by side -> (6, 16)")  # the wrapper's output
 
 # %% [markdown]
 # ## The efficient form

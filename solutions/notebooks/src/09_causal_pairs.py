@@ -22,8 +22,8 @@ from course_notebook import heatmap
 # %% [markdown]
 # ## The dot products for 7 tokens
 #
-# Row $i$ is the query at position $i$, column $j$ the key at position $j$. The grey cells are
-# never computed: there the key comes after the query.
+# Row $i$ is the query at position $i$, column $j$ the key at position $j$. The grey hatched
+# cells are never computed: there the key comes after the query.
 
 # %% [plot]
 T = 7
@@ -32,7 +32,8 @@ labels = [[f"q{i}·k{j}" if j <= i else "" for j in range(T)] for i in range(T)]
 shown = computed.masked_fill(computed == 0, float("nan"))
 positions = [str(p) for p in range(T)]
 heatmap(shown, positions, positions, text=labels, xlabel="key position j", ylabel="query position i",
-        title=f"The {int(computed.sum())} query-key dot products of causal attention, T = {T}", cmap="Greens")
+        title=f"The {int(computed.sum())} query-key dot products of causal attention, T = {T}", cmap="Greens",
+        blocked_label="never computed: the key comes after the query")
 plt.show()
 
 # %% [markdown]
@@ -50,7 +51,7 @@ print(per_row.tolist(), "->", int(per_row.sum()), "pairs, of", T * T)
 # %% [markdown]
 # ## Question
 #
-# In causal attention over a sequence, the query at position 5 (positions count from 0) is
-# compared against how many keys? Answer with an int.
+# Causal attention runs over a sequence of 8 tokens. To how many keys does the query at
+# position 5 attend, its own key included (positions count from 0)? Answer with an int.
 
 # %% [question] keys_for_query_5

@@ -44,8 +44,9 @@ blocked = torch.ones(6, 6, dtype=torch.bool).triu(diagonal=1)  # True above the 
 masked = scores.masked_fill(blocked, float("-inf"))
 causal_weights = torch.softmax(masked, dim=-1)
 fig, axes = plt.subplots(1, 3, figsize=(17, 4.6))
-heatmap(blocked.float(), TOKENS, TOKENS, ax=axes[0], decimals=0, title="causal mask: 1 = blocked (key after query)",
-        cmap="Greys")
+mask_text = [["True" if b else "False" for b in row] for row in blocked.tolist()]
+heatmap(torch.zeros(6, 6).masked_fill(blocked, float("nan")), TOKENS, TOKENS, ax=axes[0], text=mask_text,
+        cmap="Greens", blocked_label="True: blocked (key after query)", title="causal mask")
 heatmap(masked, TOKENS, TOKENS, ax=axes[1], title="scores / √d_k with -inf above the diagonal", cmap="RdBu_r")
 heatmap(causal_weights, TOKENS, TOKENS, ax=axes[2], title="causal weights: lower triangular, rows sum to 1")
 fig.tight_layout()
@@ -56,14 +57,17 @@ plt.show()
 
 # %%
 weights = torch.softmax(scores, dim=-1)  # ordinary attention weights
-kept = weights * torch.ones(6, 6).tril()  # way 1: zero above the diagonal ...
-renormalized = kept / kept.sum(dim=-1, keepdim=True)  # ... and renormalize each row
-print(torch.allclose(renormalized, causal_weights))  # way 2 gave causal_weights above
+i = 2  # the query `rises`: it may see keys 0, 1 and 2
+seen = weights[i, : i + 1]  # way 1: keep the weights of keys 0..i ...
+print(seen / seen.sum())  # ... and renormalize them
+print(causal_weights[i, : i + 1])  # way 2 (the plot above) gives the same
 print(causal_weights.sum(dim=-1))
 
 # %% [markdown]
 # `is_causal(matrix)` answers whether a matrix of scores or weights respects causality: every
-# entry above the diagonal must be 0 (a weight) or $-\infty$ (a score).
+# entry above the diagonal must be 0 (a weight) or $-\infty$ (a score). It accepts both because it
+# cannot tell scores from weights; for scores alone, only $-\infty$ blocks a key (see the question
+# below).
 
 # %% [answer] causal_mask
 
@@ -72,14 +76,16 @@ print(causal_weights.sum(dim=-1))
 # %% [markdown]
 # ## Question: which score matrix violates causality?
 #
-# Each of these $4 \times 4$ matrices holds attention scores, query $i$ in row $i$, key $j$ in
-# column $j$. Which one lets a query see a key that comes after it? Answer with its letter.
+# Each of these $4 \times 4$ matrices holds attention scores, the input of the softmax: query $i$
+# in row $i$, key $j$ in column $j$. A score of $-\infty$ blocks a key; any finite score, $0$
+# included, lets the query see it ($e^0 = 1$). Exactly one matrix lets a query see a key that
+# comes after it: which? Answer with its letter.
 
 # %% [plot]
 inf = float("-inf")
 candidates = {
     "A": torch.tensor([[1.2, inf, inf, inf], [0.3, 0.8, inf, inf], [-0.5, 0.1, 2.0, inf], [0.4, 0.9, -1.1, 0.7]]),
-    "B": torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.5, 0.5, 0.0, 0.0], [0.2, 0.3, 0.5, 0.0], [0.1, 0.2, 0.3, 0.4]]),
+    "B": torch.tensor([[1.0, inf, inf, inf], [0.5, 0.5, inf, inf], [inf, 0.3, 0.5, inf], [inf, inf, 0.3, 0.4]]),
     "C": torch.tensor([[0.9, inf, inf, inf], [0.2, 1.1, inf, 0.6], [-0.3, 0.4, 0.8, inf], [0.5, -0.2, 0.3, 1.0]]),
     "D": torch.tensor([[0.7, inf, inf, inf], [inf, 0.4, inf, inf], [inf, inf, 1.3, inf], [inf, inf, inf, -0.2]]),
 }

@@ -60,8 +60,9 @@ plt.show()
 # %% [markdown]
 # ## Question
 #
-# In causal self-attention, which keys and values does the query at position 4 use (positions
-# count from 0)? Answer with the list of their positions.
+# Causal self-attention runs over the six tokens of the sentence. Which keys and values does
+# the query at position 4 use, its own included (positions count from 0)? Answer with the list
+# of their positions.
 
 # %% [question] positions_for_query_4
 
@@ -87,7 +88,8 @@ fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
 cache = torch.ones(6, 6).tril().masked_fill(blocked, float("nan"))
 labels = [[f"k{j},v{j}" if j <= t else "" for j in range(6)] for t in range(6)]
 heatmap(cache, [f"step {t}: {TOKENS[t]}" for t in range(6)], range(6), ax=left, text=labels, cmap="Greens",
-        xlabel="cache position", ylabel="decoding step", title="what the cache holds at each step")
+        xlabel="cache position", ylabel="decoding step", title="what the cache holds at each step",
+        blocked_label="not in the cache yet")
 right.bar(steps - 0.2, steps, width=0.4, label="with a KV cache: t + 1")
 right.bar(steps + 0.2, steps * (steps + 1) // 2, width=0.4, label="recomputing causal attention: (t+1)(t+2)/2")
 right.set_xticks(steps, labels=[str(t) for t in range(6)])
