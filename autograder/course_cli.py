@@ -27,7 +27,7 @@ def markdown_table(course: Course) -> str:
 
 def questions_note(course: Course) -> str:
     """Why a notebook's "Check step N" header shows fewer points than the table: its concept questions."""
-    from .notebooks.questions import questions_of  # the keys module; light, and never shipped
+    from .hidden.questions import questions_of  # the keys module; light, and never shipped
 
     parts = []
     for number, step in enumerate(course.steps, start=1):

@@ -65,9 +65,6 @@ SHIPPED: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     ("conftest.py", None),
     ("pytest.ini", None),
 )
-# The one line of the learner's notebook helper that names the hidden package: while nbgrader grades
-# (the grader's machine), it borrows the earlier steps' stand-ins. Nothing of the checks themselves.
-ALLOWED_HIDDEN_IMPORT = "from autograder.hidden.notebook import earlier_standins"
 REQUIREMENTS = """\
 # The learner environment: pip install -r requirements.txt
 torch=={torch}
@@ -215,7 +212,7 @@ def check_bundle(root: Path, *, layout: Layout | None = None, course_file: Path 
         course_file = layout.root / "course.yml" if (layout.root / "course.yml").is_file() else COURSE_FILE
     sources = leaks.Sources(solutions=layout.solutions, exercises=layout.exercises, grader=grader,
                             course_file=course_file)
-    return leaks.scan_folder(root, sources, allowed_lines=[ALLOWED_HIDDEN_IMPORT])
+    return leaks.scan_folder(root, sources)
 
 
 

@@ -435,15 +435,14 @@ class Sources:
     course_file: Path  # course.yml
 
 
-def scan_folder(root: Path, sources: Sources, *, allowed_lines: Iterable[str] = (),
-                show: Callable[[Path], str] | None = None) -> list[str]:
+def scan_folder(root: Path, sources: Sources, *, show: Callable[[Path], str] | None = None) -> list[str]:
     """Every leak in the folder ``root`` (a learner bundle or template), one line each.
 
     - names and copies: a file under a folder named ``autograder``, ``solutions`` or ``.git``; a
       grader file name (``course.yml``, ``results.json``, ``grades.csv``); a file equal to
       ``course.yml``, to a marked solution file or to a grader file; a binary that is not an image;
     - solution code (`find_solution_leaks`), hidden test code (`hidden_lines`), markers
-      (`marker_problems`, but ``allowed_lines``) and course.yml secrets (`course_secrets`).
+      (`marker_problems`) and course.yml secrets (`course_secrets`).
     """
     shown = _Relative(root.parent, sources.solutions.parent) if show is None else _Shown(show)
     problems: list[str] = []
@@ -479,7 +478,7 @@ def scan_folder(root: Path, sources: Sources, *, allowed_lines: Iterable[str] = 
     problems += scan_for_lines(root, hidden, shown)
     secrets = course_secrets(sources.course_file)
     for path, text in scanned_files(root):
-        problems += marker_problems(shown.show(path), text, allowed_lines)
+        problems += marker_problems(shown.show(path), text)
         for number, line in enumerate(text.splitlines(), start=1):
             problems += [f"{shown.show(path)}, line {number}: the value of course.yml's {key}, a secret"
                          for key, value in secrets if value in line]

@@ -1,10 +1,15 @@
 """Hidden tests in notebooks: what the hidden blocks of nbgrader test cells call.
 
-A test cell of the source notebooks ends with ::
+A test cell of the source notebooks reads ::
 
     ### BEGIN HIDDEN TESTS
-    from autograder.hidden.notebook import run_hidden
-    run_hidden("tokens", globals(), check=["example_sentence", "vocab_random_text"])
+    from autograder.hidden.notebook import run_hidden, standins_for_public_checks
+    standins_for_public_checks()
+    ### END HIDDEN TESTS
+    from course_notebook import check
+    check("tokens", globals(), "example_sentence")
+    ### BEGIN HIDDEN TESTS
+    run_hidden("tokens", globals(), check=["vocab_random_text"])
     ### END HIDDEN TESTS
 
 nbgrader removes the block from the learner notebooks and puts it back when it autogrades (on
@@ -19,7 +24,7 @@ on the notebook's own definitions (``selfcheck.LocalSubject(step, globals(), "th
   notebook's namespace to the grader's stand-in (`autograder.reference.standin_namespace`) and
   restored afterwards (`earlier_standins`), so a mistake costs points in its own step only, as in
   the sandboxed grader. ``course_notebook.check`` (the public checks) does the same while nbgrader
-  autogrades;
+  autogrades, once `standins_for_public_checks` (the cell's first hidden block) has told it to;
 - the checks draw their inputs from a fixed seed (`notebook_seed`: ``NOTEBOOK_SEED``, or the
   environment variable ``ATTENTION_NOTEBOOK_SEED``), so regrading gives the same result; the
   notebook's own random generator is left as it was, warnings are ignored and whatever the
@@ -93,6 +98,17 @@ def earlier_standins(step_id: str, namespace: MutableMapping[str, Any]) -> Itera
                 namespace.pop(name, None)
             else:
                 namespace[name] = old
+
+
+def standins_for_public_checks() -> None:
+    """Make ``course_notebook.check`` (the public checks of a test cell) use `earlier_standins` while grading.
+
+    Called from the hidden block at the top of a test cell, so the learner's helper module never
+    imports the grader.
+    """
+    import course_notebook
+
+    course_notebook.use_while_grading(earlier_standins)
 
 
 @contextlib.contextmanager

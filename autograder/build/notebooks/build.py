@@ -241,9 +241,13 @@ def _call(function: str, args: Sequence[str], indent: str = "") -> str:
 def test_cell_source(cell: TestCell, number: int) -> str:
     what = f"Step {number} ({cell.step}), test {cell.index} of {cell.count}: {_points(cell.points)}."
     lines = [f"# {what}"]
-    if cell.public:
-        lines.append("from course_notebook import check")
-        lines.append(_call("check", [_q(cell.step), "globals()", *map(_q, cell.public)]))
+    if cell.public:  # while grading, the public checks run on the grader's stand-ins for earlier steps
+        lines += ["### BEGIN HIDDEN TESTS",
+                  "from autograder.hidden.notebook import standins_for_public_checks",
+                  "standins_for_public_checks()",
+                  "### END HIDDEN TESTS",
+                  "from course_notebook import check",
+                  _call("check", [_q(cell.step), "globals()", *map(_q, cell.public)])]
     else:
         lines.append("# This cell has no public check: its tests run when your work is graded.")
     if cell.hidden:
