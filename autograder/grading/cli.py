@@ -1,7 +1,8 @@
 """``python -m autograder grade [SUBMISSION ...] --out DIR [--jobs N] [--seed S]``.
 
 With no SUBMISSION, grades the bundled samples (``autograder/samples``). Writes
-``DIR/<name>/results.json`` per submission and ``DIR/grades.csv``, and prints a summary table.
+``DIR/<name>/results.json`` and ``DIR/<name>/feedback.html`` per submission, ``DIR/grades.csv``,
+the class report ``DIR/report.html`` and ``DIR/mistakes.csv``, and prints a summary table.
 Exit status 0 when every submission was graded, whatever the scores; 2 (with one line) when the
 grader cannot run (a bad path, an invalid course.yml, an unwritable output folder).
 """
@@ -76,7 +77,7 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
 
     torch.set_num_threads(1)  # checks use small tensors; jobs run in threads and children run beside us
     from ..hidden import load_hidden_checks
-    from . import report
+    from . import class_report, report
     from .engine import Grader, SubmissionResult
 
     work_root = Path(tempfile.mkdtemp(prefix="autograder-"))
@@ -109,6 +110,7 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
         shutil.rmtree(work_root, ignore_errors=True)
     ordered = [results[s.name] for s in submissions]
     report.write_atomic(out_dir / "grades.csv", report.grades_csv(ordered, course))
+    class_report.write_class_report(out_dir, ordered, course, seed=seed)
     report.print_summary(ordered, course, seed=seed, out_dir=out_dir)
     print(f"graded {len(ordered)} submission(s) in {time.monotonic() - started:.1f} s", file=sys.stderr)
     return 1 if failures else 0

@@ -26,6 +26,7 @@ from ..course import Course, Step
 from ..sandbox.isolation import reserve_uid_block
 from ..sandbox.remote import Budget, RemoteSubject, SessionSpec, StepSession, Zygote
 from .forbidden import scan
+from .public_example import examples_for, learner_examples
 from .submissions import PrivateCopy, Submission, make_private_copy
 
 
@@ -49,6 +50,8 @@ class SubmissionResult:
     notes: list[str] = field(default_factory=list)
     isolation: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    # step id -> example name -> the learner's matrix on the public example, or why there is none
+    examples: dict[str, dict[str, list[list[float]] | str]] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -239,6 +242,9 @@ class Grader:
                                                 "must be implemented from scratch, so this test scores 0")
                 outcomes.append(outcome)
                 capped = capped or session.output_capped()
+            if examples_for(step.id) and session is not None and not session.dead and session.import_failure is None:
+                # after the checks, on public inputs only: for the feedback page's heatmaps, never for points
+                result.examples[step.id] = learner_examples(step.id, RemoteSubject(step.id, filename, session))
         finally:
             if session is not None:
                 session.close()
