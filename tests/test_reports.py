@@ -47,6 +47,7 @@ ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
 COURSE = load_course()
 SEED = 7
 CRASHER = "crash_on_example"
+ROSTERED = ("broken", "complete_einsum", "partial_mistakes", "stubs_only")  # the crasher is not on the roster
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -71,12 +72,18 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     crash = ('    if tuple(scores.shape) == (6, 6):  # the public example only (hidden scores are never square)\n'
              '        import os\n        os._exit(3)\n')
     weights.write_text(source[:signature.end()] + crash + source[signature.end():], encoding="utf-8")
+    roster = work / "roster.csv"
+    roster.write_text("Submission,Student_ID,Name,Email,Section\n" + "".join(
+        f"{name},{1000 + index},Student {name.title()},{name}@uni.example,A\n" for index, name in enumerate(ROSTERED))
+        + "absent,2000,Absent Student,absent@uni.example,B\n", encoding="utf-8")
     out = work / "out"
     submissions = sorted(str(p) for p in SAMPLES.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
-    done = subprocess.run([sys.executable, "-m", "autograder", "grade", *submissions, str(crasher), "--out", str(out),
-                           "--seed", str(SEED)], cwd=REPO_ROOT, env=_environment(), capture_output=True, text=True,
+    command = [sys.executable, "-m", "autograder", "grade", *submissions, str(crasher), "--out", str(out),
+               "--seed", str(SEED), "--roster", str(roster)]
+    done = subprocess.run(command, cwd=REPO_ROOT, env=_environment(), capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert f"not on the roster (no student columns): {CRASHER}" in done.stderr
     return out
 
 
@@ -224,6 +231,43 @@ def test_summary_fits_80_columns() -> None:
     report.print_summary(results, COURSE, seed=SEED, out_dir=Path("grades"), console=wide)
     shown = wide.export_text()
     assert "…" not in shown and "a_very_long_student_folder_name_2024_x" in shown and "48.0224" not in shown
+
+
+def test_roster_columns_and_the_lms_export(graded: Path) -> None:
+    with open(graded / "grades.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["submission", "score", "max_score", *COURSE.step_ids, "student_id", "name", "email"]
+    by_name = {row[0]: row for row in rows[1:]}
+    assert by_name["partial_mistakes"][-3:] == ["1002", "Student Partial_Mistakes", "partial_mistakes@uni.example"]
+    assert by_name[CRASHER][-3:] == ["", "", ""]
+    exact = by_name["partial_mistakes"][1]
+    with open(graded / "lms_grades.csv", newline="", encoding="utf-8") as handle:
+        lms = list(csv.reader(handle))
+    assert lms[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", COURSE.title]
+    assert lms[1][0] == "Points Possible" and lms[1][-1] == "100"
+    students = {row[2]: row for row in lms[2:]}
+    assert set(students) == {"1000", "1001", "1002", "1003", "2000"}  # everyone on the roster, in roster order
+    assert students["1002"][-1] == f"{round(float(exact), COURSE.score_decimals):g}" and "." in exact
+    assert len(students["1002"][-1].split(".")[1]) <= COURSE.score_decimals
+    assert students["1001"][-1] == "100" and students["2000"][-1] == ""  # absent: empty, not 0
+
+
+def test_a_bad_roster_is_a_one_line_error_before_grading(tmp_path: Path) -> None:
+    from autograder.grading.roster import RosterError, load_roster
+
+    bad = tmp_path / "roster.csv"
+    bad.write_text("submission,name\nalice,Alice\n", encoding="utf-8")
+    with pytest.raises(RosterError, match="missing: student_id, email"):
+        load_roster(bad)
+    bad.write_text("submission,student_id,name,email\nalice,1,A,a@x\nalice,2,B,b@x\n", encoding="utf-8")
+    with pytest.raises(RosterError, match="line 3: submission 'alice' appears twice"):
+        load_roster(bad)
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(SAMPLES / "stubs_only"), "--out", str(out),
+                           "--roster", str(tmp_path / "nope.csv")], cwd=REPO_ROOT, env=_environment(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "roster file not found" in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and not (out / "grades.csv").exists()
 
 
 # -- nothing hidden in any page -------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="seed for the hidden tests' random inputs "
                         "(default: a fresh one, recorded in every results.json)")
     parser.add_argument("--course", default=None, metavar="FILE", help="course file (default: course.yml)")
+    parser.add_argument("--roster", default=None, metavar="CSV", help="roster (submission, student_id, name, email): "
+                        "adds those columns to grades.csv and writes lms_grades.csv (Canvas import format)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,8 +58,27 @@ def run(args: argparse.Namespace) -> int:
         probe.unlink()
     except OSError as error:
         raise UsageError(f"{out_dir}: cannot write the results there ({error.strerror})") from None
+    roster = _load_roster(args.roster) if args.roster else None
     seed = args.seed if args.seed is not None else secrets.randbits(31)
-    return grade_all(course, submissions, out_dir=out_dir, jobs=args.jobs, seed=seed)
+    status = grade_all(course, submissions, out_dir=out_dir, jobs=args.jobs, seed=seed)
+    if roster is not None:
+        from .roster import write_lms_files
+
+        unknown = write_lms_files(out_dir, roster, course)
+        if unknown:
+            print(f"not on the roster (no student columns): {', '.join(unknown)}", file=sys.stderr)
+        print(f"roster: {out_dir}/grades.csv has student_id, name, email; LMS import file: {out_dir}/lms_grades.csv",
+              file=sys.stderr)
+    return status
+
+
+def _load_roster(path: str) -> dict:
+    from .roster import RosterError, load_roster
+
+    try:
+        return load_roster(path)
+    except RosterError as error:
+        raise UsageError(str(error)) from None
 
 
 def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int, seed: int,  # noqa: ANN001
