@@ -35,7 +35,7 @@ from autograder.grading import report
 from autograder.grading.engine import SubmissionResult
 from autograder.grading.engine import TestResult as CheckResult
 from autograder.grading.mistakes import named_mistakes, submission_notes
-from autograder.grading.public_example import EXAMPLES, expected_matrix, learner_examples
+from autograder.grading.public_example import EXAMPLES, example_qkv, expected_matrix, learner_examples
 from autograder.hidden import load_hidden_checks
 from selfcheck import LocalSubject, run_check
 from selfcheck.plain import tensors_in, to_plain
@@ -61,7 +61,11 @@ def _environment() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The samples and the crasher, graded by the real command into a fresh folder."""
+    """The samples and the crasher, graded by the real command into a fresh folder.
+
+    The crasher is complete_einsum, except that on the public example (never a hidden input)
+    ``attention_weights`` kills its process and ``attention_scores`` loops forever.
+    """
     work = tmp_path_factory.mktemp("reports")
     crasher = work / CRASHER
     shutil.copytree(SAMPLES / "complete_einsum", crasher)
@@ -72,6 +76,14 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     crash = ('    if tuple(scores.shape) == (6, 6):  # the public example only (hidden scores are never square)\n'
              '        import os\n        os._exit(3)\n')
     weights.write_text(source[:signature.end()] + crash + source[signature.end():], encoding="utf-8")
+    first_query = float(example_qkv()[0][0, 0])
+    scores = crasher / "attention" / "scores.py"
+    source = scores.read_text(encoding="utf-8")
+    signature = re.search(r"def attention_scores\(.*?\).*?:\n", source, re.S)
+    assert signature, source
+    hang = (f"    if queries.dim() == 2 and abs(float(queries[0, 0]) - {first_query!r}) < 1e-6:  # the example only\n"
+            "        while True:\n            pass\n")
+    scores.write_text(source[:signature.end()] + hang + source[signature.end():], encoding="utf-8")
     roster = work / "roster.csv"
     roster.write_text("Submission,Student_ID,Name,Email,Section\n" + "".join(
         f"{name},{1000 + index},Student {name.title()},{name}@uni.example,A\n" for index, name in enumerate(ROSTERED))
@@ -162,6 +174,8 @@ def test_code_failing_on_the_example_costs_no_points_and_the_page_says_so(graded
     text = _text(_page(graded / CRASHER / "feedback.html"))
     section = text[text.index("Step 5: weights"):text.index("Step 6: context")]
     assert "No result from your code: the process running your code ended" in section
+    section = text[text.index("Step 4: scores"):text.index("Step 5: weights")]
+    assert "No result from your code: attention_scores did not finish within 2 s" in section
 
 
 def test_gradescope_results_carry_the_feedback_as_markdown(graded: Path) -> None:

@@ -131,7 +131,10 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
         shutil.rmtree(work_root, ignore_errors=True)
     ordered = [results[s.name] for s in submissions]
     report.write_atomic(out_dir / "grades.csv", report.grades_csv(ordered, course))
-    class_report.write_class_report(out_dir, ordered, course, seed=seed)
+    try:
+        class_report.write_class_report(out_dir, ordered, course, seed=seed)
+    except Exception as error:  # noqa: BLE001 - grades.csv and results.json are written; say so and go on
+        print(f"report.html and mistakes.csv not written ({type(error).__name__}: {error})", file=sys.stderr)
     report.print_summary(ordered, course, seed=seed, out_dir=out_dir)
     print(f"graded {len(ordered)} submission(s) in {time.monotonic() - started:.1f} s", file=sys.stderr)
     return 1 if failures else 0

@@ -26,6 +26,7 @@ from ..course import Course, Step
 from ..sandbox.isolation import reserve_uid_block
 from ..sandbox.remote import Budget, RemoteSubject, SessionSpec, StepSession, Zygote
 from .forbidden import scan
+from .public_example import CALL_SECONDS as EXAMPLE_CALL_SECONDS
 from .public_example import examples_for, learner_examples
 from .submissions import PrivateCopy, Submission, make_private_copy
 
@@ -243,8 +244,7 @@ class Grader:
                 outcomes.append(outcome)
                 capped = capped or session.output_capped()
             if examples_for(step.id) and session is not None and not session.dead and session.import_failure is None:
-                # after the checks, on public inputs only: for the feedback page's heatmaps, never for points
-                result.examples[step.id] = learner_examples(step.id, RemoteSubject(step.id, filename, session))
+                self._run_examples(step, session, budget, result, filename)
         finally:
             if session is not None:
                 session.close()
@@ -253,6 +253,22 @@ class Grader:
                     "raises an error. Print less.)")
             outcomes = [o if o.passed else Outcome(o.status, o.message + note) for o in outcomes]
         return outcomes
+
+    @staticmethod
+    def _run_examples(step: Step, session: StepSession, budget: Budget, result: SubmissionResult,
+                      filename: str) -> None:
+        """The learner's code on the public example, for the feedback page's heatmaps; never for points.
+
+        Runs after the step's checks, with a short limit per call; the time it takes is given back
+        to the submission's budget, so that code slow or stuck on the example costs no other step.
+        """
+        started = time.monotonic()
+        limit, session.call_seconds = session.call_seconds, min(session.call_seconds, EXAMPLE_CALL_SECONDS)
+        try:
+            result.examples[step.id] = learner_examples(step.id, RemoteSubject(step.id, filename, session))
+        finally:
+            session.call_seconds = limit
+            budget.deadline += time.monotonic() - started
 
     def _start_session(self, step: Step, copy: PrivateCopy, budget: Budget, uid: int | None,
                        number: int) -> StepSession:

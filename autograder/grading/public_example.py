@@ -29,6 +29,7 @@ from selfcheck.subject import Subject
 TOKENS = tuple(SENTENCE.split())
 HEADS = 2
 MAX_MESSAGE = 300  # characters of a learner's error shown on the page
+CALL_SECONDS = 2.0  # at most, per call on the example (milliseconds for any correct code, even with loops)
 
 
 @dataclass(frozen=True)
@@ -166,13 +167,12 @@ def learner_examples(step: str, subject: Subject) -> dict[str, list[list[float]]
     for example in examples_for(step):
         try:
             value = example.learner(subject)
+            found[example.name] = _as_matrix(value, (len(example.rows), len(example.columns)))
         except CallFailed as failure:  # the child is gone: the other calls cannot run either
             found[example.name] = _short(str(failure))
             break
-        except Exception as error:  # noqa: BLE001 - learner errors, checks' CheckFailed, anything
+        except Exception as error:  # noqa: BLE001 - learner errors, checks' CheckFailed, odd results, anything
             found[example.name] = _short(_describe(error))
-            continue
-        found[example.name] = _as_matrix(value, (len(example.rows), len(example.columns)))
     return found
 
 
@@ -181,6 +181,8 @@ def _as_matrix(value: Any, shape: tuple[int, int]) -> list[list[float]] | str:
         return f"your code returned {type(value).__name__}, not a tensor"
     if tuple(value.shape) != shape:
         return f"your code returned shape {tuple(value.shape)}; the correct result has shape {shape}"
+    if value.is_complex():
+        return f"your code returned a {value.dtype} tensor, not a real one"
     return value.detach().to(torch.float64).tolist()
 
 

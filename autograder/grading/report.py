@@ -65,7 +65,10 @@ def write_results(out_dir: Path, result: SubmissionResult, course: Course) -> Pa
     """``DIR/<name>/results.json`` and the learner's page ``DIR/<name>/feedback.html``."""
     path = out_dir / result.name / "results.json"
     write_atomic(path, json.dumps(results_json(result, course), indent=2) + "\n")
-    write_atomic(out_dir / result.name / "feedback.html", feedback_page.feedback_html(result, course))
+    try:
+        write_atomic(out_dir / result.name / "feedback.html", feedback_page.feedback_html(result, course))
+    except Exception as error:  # noqa: BLE001 - the page is extra: results.json and the other submissions come first
+        print(f"{result.name}: feedback.html not written ({type(error).__name__}: {error})", file=sys.stderr)
     return path
 
 
