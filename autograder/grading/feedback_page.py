@@ -198,7 +198,7 @@ def summary_markdown(result: SubmissionResult, course: Course, lines: list[str])
     """The top-level output for Gradescope: ``lines`` (score, notes, seed), what to do next, the examples."""
     parts = ["\n\n".join(lines), "### What to do next", "\n".join(f"- {a}" for a in next_steps(result, course))]
     for number, step in enumerate(course.steps, start=1):
-        shown = examples_markdown(result, step)
+        shown = examples_markdown(result, step) if step.id in result.examples else ""  # code that ran on it only
         if shown:
             parts += [f"### Step {number}, `{step.id}`: your code on the example \u201cThe sun rises in the east\u201d",
                       shown]

@@ -15,6 +15,7 @@ computed here with torch.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -155,7 +156,14 @@ def examples_for(step: str) -> list[Example]:
 
 
 def expected_matrix(example: Example) -> list[list[float]]:
-    return example.expected().double().tolist()
+    """The correct matrix of ``example`` (computed once per process)."""
+    return [list(row) for row in _expected(example.step, example.name)]
+
+
+@functools.cache
+def _expected(step: str, name: str) -> tuple[tuple[float, ...], ...]:
+    example = next(e for e in EXAMPLES if e.step == step and e.name == name)
+    return tuple(tuple(row) for row in example.expected().double().tolist())
 
 
 def learner_examples(step: str, subject: Subject) -> dict[str, list[list[float]] | str]:
