@@ -22,7 +22,7 @@ from ..course import Course
 from .engine import SubmissionResult
 from .feedback_page import STYLE
 from .mistakes import failed_checks, mistake_counts, submission_notes
-from .plots import histogram_png, score_bins
+from .plots import histogram_png, score_bins, small_histograms_png
 
 MISTAKES_COLUMNS = ["rank", "step", "mistake", "learners", "share", "submissions"]
 TOP_CHECKS = 15
@@ -71,16 +71,18 @@ def report_html(results: list[SubmissionResult], course: Course, *, seed: int) -
                                 xlabel=f"score (out of {maximum:g})")
         out.append(f'<img alt="histogram of total scores" src="{picture}">')
     out.append("<h2>Steps</h2><table><tr><th>#</th><th>step</th><th>points</th><th>mean</th>"
-               "<th>complete</th><th>histogram</th></tr>")
-    for row in step_statistics(results, course):
-        picture = histogram_png(row["scores"], bins=score_bins(row["points"], 5), title="",
-                                xlabel=f"{row['id']} (out of {row['points']:g})", width=3.2, height=1.6)
+               "<th>complete</th></tr>")
+    rows = step_statistics(results, course)
+    for row in rows:
         out.append(f'<tr><td class="num">{row["number"]}</td><td><b>{escape(row["id"])}</b>: '
                    f'{escape(row["title"])}</td><td class="num">{row["points"]:g}</td>'
                    f'<td class="num">{row["mean"]:.2f}</td>'
-                   f'<td class="num">{row["complete"]} / {len(results)} ({row["completion"]:.0%})</td>'
-                   f'<td><img alt="histogram of {escape(row["id"])} scores" src="{picture}"></td></tr>')
+                   f'<td class="num">{row["complete"]} / {len(results)} ({row["completion"]:.0%})</td></tr>')
     out.append("</table>")
+    if results:
+        picture = small_histograms_png([(f"{r['number']}. {r['id']} (of {r['points']:g})", r["scores"], r["points"])
+                                        for r in rows])
+        out.append(f'<h3>Scores per step</h3><img alt="histograms of the step scores" src="{picture}">')
     out.append("<h2>Mistakes the grader recognised</h2>")
     ranked = mistake_counts(results)
     if ranked:

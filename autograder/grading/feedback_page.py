@@ -36,7 +36,7 @@ pre{white-space:pre-wrap;background:#f7fafc;padding:.4rem .6rem;margin:.3rem 0;f
 .mistake{background:#fefcbf;border:1px solid #ecc94b;padding:.3rem .6rem;border-radius:4px;margin:.3rem 0}
 .pair{display:flex;flex-wrap:wrap;gap:1.5rem;align-items:flex-start}.pair figure{margin:0}
 figcaption{font-size:.85rem;color:#4a5568;margin-bottom:.2rem}.missing{color:#742a2a;font-size:.9rem;max-width:380px}
-.next{background:#ebf8ff;border:1px solid #90cdf4;padding:.6rem 1rem;border-radius:6px}
+img{max-width:100%;height:auto}.next{background:#ebf8ff;border:1px solid #90cdf4;padding:.6rem 1rem;border-radius:6px}
 """
 
 
