@@ -185,6 +185,8 @@ def test_gradescope_results_carry_the_feedback_as_markdown(graded: Path) -> None
     failed = [t for t in results["tests"] if t["status"] == "failed"]
     assert all(t["output_format"] == "md" and t["output"].startswith("```") for t in failed)
     assert any("**Mistake recognised:** softmax over the wrong dimension" in t["output"] for t in failed)
+    complete = json.loads((graded / "complete_einsum" / "results.json").read_text(encoding="utf-8"))["output"]
+    assert complete.count("Your code gives the correct result") == len(EXAMPLES) and "Your code:" not in complete
 
 
 def test_class_report_and_mistakes_csv(graded: Path) -> None:
@@ -219,6 +221,16 @@ def test_named_mistakes_and_notes_are_read_from_messages() -> None:
         CheckResult("tokens", "c", "t", "1.1", 0, 1, False, "encode did not finish within 10 s (an infinite loop?)"),
         CheckResult("scores", "c", "t", "4.1", 0, 1, False, "the process running your code ended during x (signal 9)")])
     assert submission_notes(result) == ["timed out (tokens)", "crashed (scores)"]
+
+
+def test_a_submission_the_grader_failed_on_still_gets_a_page() -> None:
+    from autograder.grading.feedback_page import feedback_html
+
+    note = "the grader failed on this submission (OSError: x); it was not graded"
+    result = SubmissionResult("odd", SEED, notes=[note])
+    text = _text(feedback_html(result, COURSE))
+    assert "could not be graded" in text and "Step 13: kv_cache" in text
+    assert submission_notes(result) == ["grader error"]
 
 
 def test_summary_fits_80_columns() -> None:

@@ -58,6 +58,8 @@ def next_steps(result: SubmissionResult, course: Course) -> list[str]:
         advice.append("Hand in your `attention/` folder (the `attention/<module>.py` files, laid out as in "
                       "`exercises/`) or your step notebooks: nothing gradable was found in this submission.")
         return advice
+    if not result.tests:
+        return ["Your submission could not be graded (see the notes above): please tell your instructor."]
     unfinished = [(n, s) for n, s in enumerate(course.steps, start=1)
                   if not math.isclose(result.step_score(s.id), s.points, abs_tol=1e-9) and s.points > 0]
     if not unfinished:
@@ -168,6 +170,11 @@ def _matrix_md(matrix: list[list[float]], rows: tuple[str, ...], columns: tuple[
     return "\n".join(lines)
 
 
+def _same(mine: list[list[float]], correct: list[list[float]], tolerance: float = 1e-4) -> bool:
+    return all(abs(a - b) <= tolerance or (math.isinf(a) and a == b) for row_a, row_b in zip(mine, correct, strict=True)
+               for a, b in zip(row_a, row_b, strict=True))
+
+
 def examples_markdown(result: SubmissionResult, step: Step) -> str:
     """The step's example matrices (yours, then the correct one) as markdown tables; '' when none."""
     parts = []
@@ -175,11 +182,15 @@ def examples_markdown(result: SubmissionResult, step: Step) -> str:
     for example in examples_for(step.id):
         mine = learner.get(example.name)
         parts.append(f"**{example.title}**, on the example: `{example.call}`")
+        correct = expected_matrix(example)
+        if isinstance(mine, list) and _same(mine, correct):
+            parts.append("Your code gives the correct result:\n\n" + _matrix_md(correct, example.rows, example.columns))
+            continue
         if isinstance(mine, list):
             parts.append("Your code:\n\n" + _matrix_md(mine, example.rows, example.columns))
         else:
             parts.append(f"Your code: no result ({mine or 'not run on the example'}).")
-        parts.append("Correct:\n\n" + _matrix_md(expected_matrix(example), example.rows, example.columns))
+        parts.append("Correct:\n\n" + _matrix_md(correct, example.rows, example.columns))
     return "\n\n".join(parts)
 
 
