@@ -2,11 +2,14 @@
 
 `load_course` returns a `Course` or raises `CourseError` whose message is one line naming the
 file, the field and the problem, e.g.
-``course.yml: steps[3].points: must be >= 0 (got -2)``.
+``course.yml: step 4 (scores): points: input should be greater than or equal to 0 (got -2)``
+(step positions 1-based). `check_course` also returns the warnings; `CourseProblems` holds every
+error at once, for ``check-course``.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 from typing import Literal
@@ -69,6 +72,8 @@ class Course(_Strict):
     environment: Environment
     limits: Limits
     feedback_visibility: Literal["hidden", "after_due_date", "after_published", "visible"] = "visible"
+    total_points: float | None = Field(default=None, ge=0)  # the stated total; steps adding up otherwise: a warning
+    score_decimals: int = Field(default=2, ge=0, le=6)  # scores in grades.csv and the LMS export are rounded so
     steps: tuple[Step, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -102,12 +107,36 @@ class Course(_Strict):
         return list(self.steps[:index])
 
 
+class CourseProblems(CourseError):
+    """Every problem found in a course file: ``errors`` (each one line), ``warnings`` (the file still loads).
+
+    ``str()`` is the first error, with how many more there are.
+    """
+
+    def __init__(self, errors: list[str], warnings: list[str]) -> None:
+        more = f" (and {len(errors) - 1} more problem(s): run `python -m autograder check-course`)" if len(
+            errors) > 1 else ""
+        super().__init__(errors[0] + more)
+        self.errors = errors
+        self.warnings = warnings
+
+
 def load_course(path: Path | str = COURSE_FILE, *, known_steps: set[str] | None = None,
                 package_dir: Path | None = SOLUTIONS_PACKAGE) -> Course:
-    """Read and validate ``path``.
+    """Read and validate ``path``; raises `CourseProblems` (a `CourseError`) naming every problem.
 
     ``known_steps``: step ids the grader has hidden checks for; any other id is "unknown".
     ``package_dir``: where each step's module must exist (``None`` skips the check).
+    """
+    course, _ = check_course(path, known_steps=known_steps, package_dir=package_dir)
+    return course
+
+
+def check_course(path: Path | str = COURSE_FILE, *, known_steps: set[str] | None = None,
+                 package_dir: Path | None = SOLUTIONS_PACKAGE) -> tuple[Course, list[str]]:
+    """The course and its warnings; raises `CourseError` for an unreadable file, `CourseProblems` for errors.
+
+    Step positions in messages are 1-based and name the step: ``step 4 (scores): points: ...``.
     """
     path = Path(path)
     label = path.name if path.resolve() == COURSE_FILE else str(path)
@@ -129,32 +158,64 @@ def load_course(path: Path | str = COURSE_FILE, *, known_steps: set[str] | None 
     try:
         course = Course.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        raise CourseError(f"{label}: {_field_path(first['loc'])}: {_problem(first)}") from None
-    for index, step in enumerate(course.steps):
+        problems = [f"{label}: {_field_path(e['loc'], data)}: {_problem(e, data)}" for e in error.errors()]
+        raise CourseProblems(list(dict.fromkeys(problems)), []) from None
+    errors: list[str] = []
+    for number, step in enumerate(course.steps, start=1):
+        where = f"{label}: step {number} ({step.id})"
         if known_steps is not None and step.id not in known_steps:
-            raise CourseError(f"{label}: steps[{index}].id: unknown step {step.id!r} (the grader has no checks for it)")
+            errors.append(f"{where}: id: unknown step {step.id!r} (the grader has no checks for it)")
         if package_dir is not None and not (package_dir / f"{step.module}.py").is_file():
-            raise CourseError(
-                f"{label}: steps[{index}].module: module {step.module!r} not found "
-                f"(no {package_dir.name}/{step.module}.py)"
-            )
-    return course
+            errors.append(f"{where}: module: module {step.module!r} not found (no {package_dir.name}/{step.module}.py)")
+    if errors:
+        raise CourseProblems(errors, [])
+    warnings = []
+    if course.total_points is not None and abs(course.max_score - course.total_points) > 1e-9:
+        warnings.append(f"{label}: total_points: the steps' points add up to {course.max_score:g}, "
+                        f"not {course.total_points:g}")
+    return course, warnings
 
 
-def _field_path(location: tuple) -> str:
+_MODELS: dict[str, type[BaseModel]] = {}  # field name -> the model it holds (filled below)
+
+
+def _model_at(location: tuple) -> type[BaseModel] | None:
+    """The model whose field ``location[-1]`` is (Course, Step, Limits, Environment), for suggestions."""
+    model: type[BaseModel] | None = Course
+    for part in location[:-1]:
+        if isinstance(part, int):
+            continue
+        model = _MODELS.get(str(part))
+    return model
+
+
+def _field_path(location: tuple, data: dict | None = None) -> str:
+    """``steps[3].points`` as ``step 4 (scores): points`` (1-based, named); other fields dotted."""
     text = ""
-    for part in location:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    steps = data.get("steps") if isinstance(data, dict) else None
+    for index, part in enumerate(location):
+        if isinstance(part, int) and index > 0 and location[index - 1] == "steps":
+            step = steps[part] if isinstance(steps, list) and part < len(steps) else None
+            name = f" ({step['id']})" if isinstance(step, dict) and isinstance(step.get("id"), str) else ""
+            text = f"step {part + 1}{name}"
+        elif isinstance(part, int):
+            text += f"[{part + 1}]"
+        else:
+            text += (": " if text.startswith("step ") and ":" not in text else ".") + str(part) if text else str(part)
     return text or "(top level)"
 
 
-def _problem(error: dict) -> str:
+def _problem(error: dict, data: dict | None = None) -> str:
     kind = error.get("type", "")
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
-        return "unknown field"
+        model = _model_at(tuple(error.get("loc", ())))
+        key = str(error["loc"][-1]) if error.get("loc") else ""
+        fields = list(model.model_fields) if model is not None else []
+        close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
+        return f"unknown field `{key}`: did you mean `{close[0]}`?" if close else (
+            f"unknown field `{key}` (known: {', '.join(fields)})" if fields else "unknown field")
     message = error.get("msg", "invalid value").removeprefix("Value error, ")
     message = message[0].lower() + message[1:] if message else message
     if "input" in error and kind not in ("model_type", "dict_type"):
@@ -162,3 +223,6 @@ def _problem(error: dict) -> str:
         if len(shown) <= 60:
             message += f" (got {shown})"
     return message
+
+
+_MODELS.update(steps=Step, limits=Limits, environment=Environment)

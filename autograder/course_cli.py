@@ -1,10 +1,11 @@
-"""``python -m autograder check-course [PATH]``: validate a course file and show its steps."""
+"""``python -m autograder check-course [PATH]``: validate a course file (every error at once) and show its steps."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from .course import COURSE_FILE, Course, CourseError, load_course
+from .course import COURSE_FILE, Course, CourseError, CourseProblems, check_course
 from .errors import UsageError
 
 
@@ -44,10 +45,18 @@ def questions_note(course: Course) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print every error of the course file (one line each, exit status 2), or its steps and any warnings."""
     try:
-        course = load_course(args.path)
+        course, warnings = check_course(args.path)
+    except CourseProblems as problems:
+        for line in problems.errors:
+            print(f"error: {line}", file=sys.stderr)
+        print(f"{len(problems.errors)} error(s) in {args.path}", file=sys.stderr)
+        return 2
     except CourseError as error:
         raise UsageError(str(error)) from None
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
     if args.markdown:
         print(markdown_table(course))
         return 0

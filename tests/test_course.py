@@ -33,10 +33,10 @@ def _write(tmp_path: Path, mutate) -> Path:  # noqa: ANN001
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
-        (lambda d: d["steps"][3].update(points=-2), "steps[3].points: input should be greater than or equal to 0"),
-        (lambda d: d["steps"][2].pop("module"), "steps[2].module: required field is missing"),
-        (lambda d: d["steps"][1].update(colour="red"), "steps[1].colour: unknown field"),
-        (lambda d: d["steps"][0].update(module="nonexistent"), "steps[0].module: module 'nonexistent' not found"),
+        (lambda d: d["steps"][3].update(points=-2), "step 4 (scores): points: input should be greater than"),
+        (lambda d: d["steps"][2].pop("module"), "step 3 (projections): module: required field is missing"),
+        (lambda d: d["steps"][1].update(colour="red"), "step 2 (embedding): colour: unknown field `colour`"),
+        (lambda d: d["steps"][0].update(module="nonexistent"), "step 1 (tokens): module: module 'nonexistent'"),
         (lambda d: d["steps"].append(dict(d["steps"][0])), "steps: id 'tokens' appears twice"),
         (lambda d: d["limits"].update(call_seconds=0), "limits.call_seconds: input should be greater than 0"),
         (lambda d: d["environment"].update(torch="latest"), "environment.torch: string should match pattern"),
@@ -55,7 +55,7 @@ def test_bad_course_files_get_one_line_naming_the_field(tmp_path: Path, mutate, 
 
 def test_an_unknown_step_is_named(tmp_path: Path) -> None:
     path = _write(tmp_path, lambda d: d["steps"][4].update(id="softmax_magic"))
-    with pytest.raises(CourseError, match=r"steps\[4\]\.id: unknown step 'softmax_magic'"):
+    with pytest.raises(CourseError, match=r"step 5 \(softmax_magic\): id: unknown step 'softmax_magic'"):
         load_course(path, known_steps={s.id for s in load_course().steps})
 
 
@@ -76,11 +76,48 @@ def test_cli_reports_a_bad_course_in_one_line_and_exit_status_2(tmp_path: Path) 
     done = subprocess.run([sys.executable, "-m", "autograder", "check-course", str(path)],
                           capture_output=True, text=True, cwd=REPO_ROOT)
     assert done.returncode == 2
-    assert done.stderr.strip().count("\n") == 0
-    assert "steps[3].points" in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("error: ") and lines[1].startswith("1 error(s)"), lines
+    assert "step 4 (scores): points" in lines[0]
     ok = subprocess.run([sys.executable, "-m", "autograder", "check-course"], capture_output=True, text=True,
                         cwd=REPO_ROOT)
     assert ok.returncode == 0 and "13 steps, 100 points" in ok.stdout
+
+
+def test_check_course_reports_every_error_at_once_with_suggestions(tmp_path: Path) -> None:
+    def mutate(data: dict) -> None:
+        data["steps"][3]["pionts"] = data["steps"][3].pop("points")
+        data["steps"][6]["points"] = -1
+        data["limits"]["memroy_mb"] = data["limits"].pop("memory_mb")
+        data["titel"] = data.pop("title")
+
+    path = _write(tmp_path, mutate)
+    done = subprocess.run([sys.executable, "-m", "autograder", "check-course", str(path)],
+                          capture_output=True, text=True, cwd=REPO_ROOT)
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    expected = ["step 4 (scores): pionts: unknown field `pionts`: did you mean `points`?",
+                "step 4 (scores): points: required field is missing",
+                "step 7 (self_attention): points: input should be greater than or equal to 0",
+                "limits.memroy_mb: unknown field `memroy_mb`: did you mean `memory_mb`?",
+                "titel: unknown field `titel`: did you mean `title`?"]
+    for text in expected:
+        assert any(text in line for line in errors), (text, errors)
+    assert f"{len(errors)} error(s)" in done.stderr and len(errors) >= len(expected)
+    with pytest.raises(CourseError, match=r"and \d+ more problem"):
+        load_course(path)
+
+
+def test_points_that_miss_the_stated_total_are_a_warning(tmp_path: Path) -> None:
+    path = _write(tmp_path, lambda d: d.update(total_points=120))
+    done = subprocess.run([sys.executable, "-m", "autograder", "check-course", str(path)],
+                          capture_output=True, text=True, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "warning: " in done.stderr and "add up to 100, not 120" in done.stderr
+    assert load_course(path).max_score == 100  # a warning: the course still loads
+    fine = _write(tmp_path, lambda d: d.update(total_points=100))
+    assert "warning" not in subprocess.run([sys.executable, "-m", "autograder", "check-course", str(fine)],
+                                           capture_output=True, text=True, cwd=REPO_ROOT).stderr
 
 
 def test_the_pinned_grading_environment_pins_course_ymls_torch() -> None:

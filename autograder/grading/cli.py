@@ -1,7 +1,8 @@
 """``python -m autograder grade [SUBMISSION ...] --out DIR [--jobs N] [--seed S]``.
 
 With no SUBMISSION, grades the bundled samples (``autograder/samples``). Writes
-``DIR/<name>/results.json`` per submission and ``DIR/grades.csv``, and prints a summary table.
+``DIR/<name>/results.json`` and ``DIR/<name>/feedback.html`` per submission, ``DIR/grades.csv``,
+the class report ``DIR/report.html`` and ``DIR/mistakes.csv``, and prints a summary table.
 Exit status 0 when every submission was graded, whatever the scores; 2 (with one line) when the
 grader cannot run (a bad path, an invalid course.yml, an unwritable output folder).
 """
@@ -35,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="seed for the hidden tests' random inputs "
                         "(default: a fresh one, recorded in every results.json)")
     parser.add_argument("--course", default=None, metavar="FILE", help="course file (default: course.yml)")
+    parser.add_argument("--roster", default=None, metavar="CSV", help="roster (submission, student_id, name, email): "
+                        "adds those columns to grades.csv and writes lms_grades.csv (Canvas import format)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,8 +62,27 @@ def run(args: argparse.Namespace) -> int:
         probe.unlink()
     except OSError as error:
         raise UsageError(f"{out_dir}: cannot write the results there ({error.strerror})") from None
+    roster = _load_roster(args.roster) if args.roster else None
     seed = args.seed if args.seed is not None else secrets.randbits(31)
-    return grade_all(course, submissions, out_dir=out_dir, jobs=args.jobs, seed=seed)
+    status = grade_all(course, submissions, out_dir=out_dir, jobs=args.jobs, seed=seed)
+    if roster is not None:
+        from .roster import write_lms_files
+
+        unknown = write_lms_files(out_dir, roster, course)
+        if unknown:
+            print(f"not on the roster (no student columns): {', '.join(unknown)}", file=sys.stderr)
+        print(f"roster: {out_dir}/grades.csv has student_id, name, email; LMS import file: {out_dir}/lms_grades.csv",
+              file=sys.stderr)
+    return status
+
+
+def _load_roster(path: str) -> dict:
+    from .roster import RosterError, load_roster
+
+    try:
+        return load_roster(path)
+    except RosterError as error:
+        raise UsageError(str(error)) from None
 
 
 def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int, seed: int,  # noqa: ANN001
@@ -80,7 +102,7 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
 
     torch.set_num_threads(1)  # checks use small tensors; jobs run in threads and children run beside us
     from ..hidden import load_hidden_checks
-    from . import report
+    from . import class_report, report
     from .engine import Grader, SubmissionResult
     from .grades_file import merge_grades
 
@@ -115,6 +137,10 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
     ordered = [results[s.name] for s in submissions]
     merged = merge_grades(out_dir / "grades.csv", report.grades_csv(ordered, course))
     report.write_atomic(out_dir / "grades.csv", merged.text)
+    try:
+        class_report.write_class_report(out_dir, ordered, course, seed=seed)
+    except Exception as error:  # noqa: BLE001 - grades.csv and results.json are written; say so and go on
+        print(f"report.html and mistakes.csv not written ({type(error).__name__}: {error})", file=sys.stderr)
     report.print_summary(ordered, course, seed=seed, out_dir=out_dir)
     print(f"{_counted(len(submissions), 'folder')} found, {len(submissions) - failures} graded in "
           f"{time.monotonic() - started:.1f} s; {merged.message}")

@@ -27,6 +27,8 @@ from ..sandbox.isolation import reserve_uid_block
 from ..sandbox.remote import Budget, RemoteSubject, SessionSpec, StepSession, Zygote
 from .forbidden import scan
 from .intake import PrivateCopy, Submission, make_private_copy
+from .public_example import CALL_SECONDS as EXAMPLE_CALL_SECONDS
+from .public_example import examples_for, learner_examples
 
 
 @dataclass
@@ -51,6 +53,8 @@ class SubmissionResult:
     elapsed: float = 0.0
     form: str = ""  # what the intake found: "attention folder", "notebooks", "zip (...)", "nothing"
     sources: dict[str, str] = field(default_factory=dict)  # step id -> the file its code came from
+    # step id -> example name -> the learner's matrix on the public example, or why there is none
+    examples: dict[str, dict[str, list[list[float]] | str]] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -239,6 +243,8 @@ class Grader:
                                                 "must be implemented from scratch, so this test scores 0")
                 outcomes.append(outcome)
                 capped = capped or session.output_capped()
+            if examples_for(step.id) and session is not None and not session.dead and session.import_failure is None:
+                self._run_examples(step, session, budget, result, filename)
         finally:
             if session is not None:
                 session.close()
@@ -247,6 +253,22 @@ class Grader:
                     "raises an error. Print less.)")
             outcomes = [o if o.passed else Outcome(o.status, o.message + note) for o in outcomes]
         return outcomes
+
+    @staticmethod
+    def _run_examples(step: Step, session: StepSession, budget: Budget, result: SubmissionResult,
+                      filename: str) -> None:
+        """The learner's code on the public example, for the feedback page's heatmaps; never for points.
+
+        Runs after the step's checks, with a short limit per call; the time it takes is given back
+        to the submission's budget, so that code slow or stuck on the example costs no other step.
+        """
+        started = time.monotonic()
+        limit, session.call_seconds = session.call_seconds, min(session.call_seconds, EXAMPLE_CALL_SECONDS)
+        try:
+            result.examples[step.id] = learner_examples(step.id, RemoteSubject(step.id, filename, session))
+        finally:
+            session.call_seconds = limit
+            budget.deadline += time.monotonic() - started
 
     def _start_session(self, step: Step, copy: PrivateCopy, budget: Budget, uid: int | None,
                        number: int) -> StepSession:

@@ -2,7 +2,8 @@
 
 `merge_grades` takes the rows of this run (`report.grades_csv`) and the file already in the output
 folder. Rows of submissions graded now replace their old rows in place; new submissions are
-appended; every other row is kept as it was. A file with other columns (another course version)
+appended; every other row is kept as it was (the roster's columns, which ``--roster`` writes
+after the merge, are dropped from the old file first). A file with other columns (another course version)
 or one that cannot be read is never merged into nor lost: it is moved aside to a backup that
 never overwrites an earlier one, and the summary line says where.
 """
@@ -14,6 +15,8 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from .roster import ROSTER_COLUMNS
 
 
 @dataclass
@@ -45,6 +48,8 @@ def merge_grades(path: Path, new_text: str) -> Merged:
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         old, problem = [], f"could not be read ({type(error).__name__})"
     else:
+        if old and old[0][len(header):] == list(ROSTER_COLUMNS) and old[0][:len(header)] == header:
+            old = [row[:len(header)] for row in old]  # an earlier run's roster columns: --roster adds them again
         problem = None if old and old[0] == header else _difference(old[0] if old else [], header)
     if problem is not None:
         backup = _backup_path(path)

@@ -1,4 +1,4 @@
-"""What grading writes: Gradescope-format results.json, grades.csv, and the terminal summary."""
+"""What grading writes: Gradescope-format results.json, feedback.html, grades.csv, and the terminal summary."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import __version__
 from ..course import Course
+from . import feedback_page
 from .engine import SubmissionResult
 
 
@@ -25,7 +26,8 @@ def results_json(result: SubmissionResult, course: Course) -> dict[str, Any]:
     return {
         "score": result.score,
         "execution_time": round(result.elapsed, 2),
-        "output": "\n".join(lines),
+        "output": feedback_page.summary_markdown(result, course, lines),
+        "output_format": "md",
         "visibility": visibility,
         "stdout_visibility": "hidden",
         "extra_data": {
@@ -44,7 +46,8 @@ def results_json(result: SubmissionResult, course: Course) -> dict[str, Any]:
                 "score": t.score,
                 "max_score": t.max_score,
                 "status": "passed" if t.passed else "failed",
-                "output": t.output,
+                "output": feedback_page.test_markdown(t),
+                "output_format": "md",
                 "tags": [t.step],
                 "visibility": visibility,
             }
@@ -61,8 +64,13 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def write_results(out_dir: Path, result: SubmissionResult, course: Course) -> Path:
+    """``DIR/<name>/results.json`` and the learner's page ``DIR/<name>/feedback.html``."""
     path = out_dir / result.name / "results.json"
     write_atomic(path, json.dumps(results_json(result, course), indent=2) + "\n")
+    try:
+        write_atomic(out_dir / result.name / "feedback.html", feedback_page.feedback_html(result, course))
+    except Exception as error:  # noqa: BLE001 - the page is extra: results.json and the other submissions come first
+        print(f"{result.name}: feedback.html not written ({type(error).__name__}: {error})", file=sys.stderr)
     return path
 
 
@@ -77,32 +85,59 @@ def grades_csv(results: list[SubmissionResult], course: Course) -> str:
     return buffer.getvalue()
 
 
-def summary_rows(results: list[SubmissionResult], course: Course) -> list[list[str]]:
-    """The summary table: a header, then per submission its score and each step's points."""
-    rows = [["submission", "score", *[str(n) for n in range(1, len(course.steps) + 1)], "time"]]
+def _cell(value: float, compact: bool) -> str:
+    """A score for the summary: exact (``4.4444``), or at most 3 characters when ``compact`` (``4.4``)."""
+    if not compact:
+        return f"{value:g}"
+    return f"{value:.0f}" if value >= 9.95 or float(value).is_integer() else f"{value:.1f}"
+
+
+def summary_rows(results: list[SubmissionResult], course: Course, *, compact: bool = False) -> list[list[str]]:
+    """The summary table: a header, then per submission its score and each step's points ("ok": all of them).
+
+    ``compact``: step cells of at most 3 characters, scores to 2 decimals and no time column, so
+    that the table fits 80 columns.
+    """
+    heading = ["submission", f"score/{course.max_score:g}" if compact else "score",
+               *[str(n) for n in range(1, len(course.steps) + 1)]]
+    rows = [heading if compact else [*heading, "time"]]
     for result in results:
         cells = []
         for step in course.steps:
             got = result.step_score(step.id)
-            cells.append("ok" if got == step.points else f"{got:g}")
-        rows.append([result.name, f"{result.score:g}/{result.max_score:g}", *cells, f"{result.elapsed:.1f}s"])
+            cells.append("ok" if got == step.points else _cell(got, compact))
+        if compact:
+            rows.append([result.name, f"{round(result.score, 2):g}", *cells])
+        else:
+            rows.append([result.name, f"{result.score:g}/{result.max_score:g}", *cells, f"{result.elapsed:.1f}s"])
     return rows
+
+
+NARROW = 100  # below this console width the summary is compact
 
 
 def print_summary(results: list[SubmissionResult], course: Course, *, seed: int, out_dir: Path,
                   console: Any = None) -> None:
-    """A table of submissions by step (rich on a terminal, plain text otherwise)."""
+    """A table of submissions by step (rich on a terminal, plain text otherwise); fits 80 columns."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     console = console or Console(width=None if sys.stdout.isatty() else 200)
-    rows = summary_rows(results, course)
-    table = Table(title=f"{course.title}: {len(results)} submission(s), seed {seed}", title_justify="left")
+    compact = console.width < NARROW
+    rows = summary_rows(results, course, compact=compact)
+    table = Table(title=f"{course.title}: {len(results)} submission(s), seed {seed}", title_justify="left",
+                  box=None if compact else box.HEAVY_HEAD, padding=(0, 1, 0, 0) if compact else (0, 1),
+                  pad_edge=not compact, header_style="bold underline" if compact else "bold")
     for index, heading in enumerate(rows[0]):
-        table.add_column(heading, justify="left" if index == 0 else "right", no_wrap=index == 0)
+        if index == 0:
+            table.add_column(heading, justify="left", overflow="fold", min_width=10)
+        else:
+            table.add_column(heading, justify="right", no_wrap=True)
     for row in rows[1:]:
         table.add_row(*row)
     console.print(table)
     legend = "  ".join(f"{n}={s.id}" for n, s in enumerate(course.steps, start=1))
-    console.print(f"steps: {legend}", highlight=False, soft_wrap=True)
-    console.print(f"results: {out_dir}/<submission>/results.json and {out_dir}/grades.csv", highlight=False)
+    console.print(f"steps: {legend}", highlight=False)
+    console.print(f"results: {out_dir}/<submission>/results.json and feedback.html, {out_dir}/grades.csv, "
+                  f"{out_dir}/report.html, {out_dir}/mistakes.csv", highlight=False)
