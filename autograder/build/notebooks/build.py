@@ -41,20 +41,15 @@ from autograder.notebook_ids import (
     earlier_id,
     question_id,
     question_test_id,
-    test_id,
 )
 
-from .source import SourceCell, SourceError, read_source
+from .source import BuildError, SourceCell, SourceError, read_source
+from .test_cells import points_text, quoted, split_tests, test_cell_source
 
 NBFORMAT_MINOR = 5
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python"}
-POINT_STEP = 0.5  # test cells are worth multiples of half a point
-MAX_LINE = 100  # generated code lines in notebooks
 
-
-class BuildError(ValueError):
-    """A notebook source that does not fit the course (one line)."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -140,134 +135,6 @@ def _tidy(code: str) -> str:
     while out and not out[-1].strip():
         out.pop()
     return "\n".join(out)
-
-
-# ---------------------------------------------------------------------------------------
-# Test cells: a step's points over a few cells
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TestCell:
-    grade_id: str
-    step: str
-    index: int  # 1-based
-    count: int
-    points: float
-    public: tuple[str, ...]
-    hidden: tuple[str, ...]
-
-
-def _contiguous_groups(weights: Sequence[float], count: int) -> list[tuple[int, int]]:
-    """Split ``range(len(weights))`` into ``count`` non-empty contiguous ranges of balanced weight."""
-    n = len(weights)
-    count = max(1, min(count, n))
-    total = sum(weights)
-    best: tuple[float, list[tuple[int, int]]] | None = None
-
-    def search(start: int, left: int, acc: list[tuple[int, int]]) -> None:
-        nonlocal best
-        if left == 1:
-            groups = [*acc, (start, n)]
-            cost = sum((sum(weights[a:b]) - total / count) ** 2 for a, b in groups)
-            if best is None or cost < best[0] - 1e-12:
-                best = (cost, groups)
-            return
-        for end in range(start + 1, n - left + 2):
-            search(end, left - 1, [*acc, (start, end)])
-
-    search(0, count, [])
-    assert best is not None
-    return best[1]
-
-
-def _share(points: float, weights: Sequence[float]) -> list[float]:
-    """``points`` over ``weights`` in multiples of `POINT_STEP` (largest remainder), each >= one step."""
-    units = round(points / POINT_STEP)
-    if units < len(weights):
-        raise BuildError(f"{points} points cannot be split over {len(weights)} test cells")
-    total = sum(weights) or 1.0
-    raw = [units * w / total for w in weights]
-    given = [max(1, int(r)) for r in raw]
-    while sum(given) > units:
-        i = max((i for i in range(len(given)) if given[i] > 1), key=lambda i: given[i] - raw[i])
-        given[i] -= 1
-    while sum(given) < units:
-        i = max(range(len(given)), key=lambda i: raw[i] - given[i])
-        given[i] += 1
-    return [g * POINT_STEP for g in given]
-
-
-def split_tests(
-    step_id: str, points: float, public: Sequence[str], hidden: Sequence[tuple[str, float]]
-) -> list[TestCell]:
-    """The test cells of one step: ``points`` split by the hidden checks' weights.
-
-    Two cells for up to 8 points, three above (fewer when there are fewer checks). The hidden
-    checks are cut into contiguous groups of balanced weight and the public checks into groups
-    of balanced size, group i of each going to cell i.
-    """
-    count = 2 if points <= 8 else 3
-    if hidden:
-        weights = [w for _, w in hidden]
-        groups = _contiguous_groups(weights, count)
-        count = len(groups)
-        cell_weights = [sum(weights[a:b]) for a, b in groups]
-        hidden_groups = [tuple(name for name, _ in hidden[a:b]) for a, b in groups]
-    else:
-        count = max(1, min(count, len(public)))
-        hidden_groups = [()] * count
-        cell_weights = []
-    public_ranges = _contiguous_groups([1.0] * len(public), count) if public else []
-    public_groups = [tuple(public[a:b]) for a, b in public_ranges] + [()] * (count - len(public_ranges))
-    if not cell_weights:
-        cell_weights = [float(max(1, len(g))) for g in public_groups]
-    shares = _share(points, cell_weights)
-    return [
-        TestCell(test_id(step_id, i), step_id, i, count, shares[i - 1], public_groups[i - 1], hidden_groups[i - 1])
-        for i in range(1, count + 1)
-    ]
-
-
-def _call(function: str, args: Sequence[str], indent: str = "") -> str:
-    """``function(a, b, ...)`` on one line, or one argument per line when too long."""
-    one = f"{indent}{function}({', '.join(args)})"
-    if len(one) <= MAX_LINE:
-        return one
-    inner = "".join(f"{indent}    {a},\n" for a in args)
-    return f"{indent}{function}(\n{inner}{indent})"
-
-
-def test_cell_source(cell: TestCell, number: int) -> str:
-    what = f"Step {number} ({cell.step}), test {cell.index} of {cell.count}: {_points(cell.points)}."
-    lines = [f"# {what}"]
-    if cell.public:  # while grading, the public checks run on the grader's stand-ins for earlier steps
-        lines += ["### BEGIN HIDDEN TESTS",
-                  "from autograder.hidden.notebook import standins_for_public_checks",
-                  "standins_for_public_checks()",
-                  "### END HIDDEN TESTS",
-                  "from course_notebook import check",
-                  _call("check", [_q(cell.step), "globals()", *map(_q, cell.public)])]
-    else:
-        lines.append("# This cell has no public check: its tests run when your work is graded.")
-    if cell.hidden:
-        lines += [
-            "### BEGIN HIDDEN TESTS",
-            "from autograder.hidden.notebook import run_hidden",
-            _call("run_hidden", [_q(cell.step), "globals()", f"check=[{', '.join(map(_q, cell.hidden))}]"]),
-            "### END HIDDEN TESTS",
-        ]
-    return "\n".join(lines)
-
-
-def _q(text: str) -> str:
-    """A string literal in double quotes, as the project writes them."""
-    return json.dumps(text)
-
-
-def _points(points: float) -> str:
-    value = f"{points:g}"
-    return f"{value} point" if points == 1 else f"{value} points"
 
 
 # ---------------------------------------------------------------------------------------
@@ -448,7 +315,7 @@ def points_header(step_points: float, code_points: float, questions: int) -> str
     The README's step table gives a step's points in ``course.yml``, questions included, and says so.
     """
     if questions == 0:
-        return _points(step_points)
+        return points_text(step_points)
     which = "the concept question below gives" if questions == 1 else f"the {questions} concept questions below give"
     return f"{code_points:g} of the step's {step_points:g} points; {which} the other {step_points - code_points:g}"
 
@@ -462,12 +329,12 @@ def _question_cells(out: _Cells, question: Question) -> None:
     ])
     out.code(source, _nbgrader(question_id(question.name), solution=True))
     test = "\n".join([
-        f"# Question `{question.name}`: {_points(question.points)}.",
+        f"# Question `{question.name}`: {points_text(question.points)}.",
         "from course_notebook import check_answer",
-        f"check_answer({_q(question.name)}, globals(), {_q(question.kind)})",
+        f"check_answer({quoted(question.name)}, globals(), {quoted(question.kind)})",
         "### BEGIN HIDDEN TESTS",
         "from autograder.hidden.notebook import run_question",
-        f"run_question({_q(question.name)}, globals())",
+        f"run_question({quoted(question.name)}, globals())",
         "### END HIDDEN TESTS",
     ])
     out.code(test, _nbgrader(question_test_id(question.name), grade=True, locked=True, points=question.points))

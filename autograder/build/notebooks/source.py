@@ -109,3 +109,7 @@ def _uncomment(line: str, filename: str, cell_line: int) -> str:
 
 def read_source(path: Path) -> list[SourceCell]:
     return parse_source(path.read_text(encoding="utf-8"), path.as_posix())
+
+
+class BuildError(ValueError):
+    """A notebook source that does not fit the course (one line)."""
