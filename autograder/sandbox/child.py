@@ -136,7 +136,7 @@ class CallServer:
             message = exc.msg or message
         notes = ""
         if isinstance(exc, (ImportError, AttributeError, NameError)) and _state is not None:
-            notes = _state.package.failure_notes()  # a helper's module that could not be run
+            notes = _state.package.failure_notes(message)  # a helper's module that could not be run
         return {"type": type(exc).__name__, "message": message[:2000] + notes[:2000], "where": where}
 
     def is_learner_file(self, filename: str) -> bool:

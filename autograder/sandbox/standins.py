@@ -185,11 +185,11 @@ class LearnerPackage:
         if "__getattr__" not in package.__dict__:
             package.__getattr__ = self._package_getattr  # type: ignore[attr-defined]
 
-    def failure_notes(self) -> str:
-        """One sentence per learner file that could not be run, for an import or attribute error."""
-        return "".join(f" Note: {shown} could not be imported ({why}), so only the grader's stand-ins for "
-                       "its step's functions and classes were available from it."
-                       for shown, why in sorted(self.load_failures.items()))
+    def failure_notes(self, message: str) -> str:
+        """For an import or attribute error ``message``: which learner files could not be run (unless it says so)."""
+        return "".join(f" ({shown} could not be imported: {why}; only the grader's stand-ins for its step's "
+                       "functions and classes were available from it)"
+                       for shown, why in sorted(self.load_failures.items()) if shown not in message)
 
 
 def _describe(exc: BaseException, path: str) -> str:
