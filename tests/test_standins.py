@@ -226,3 +226,16 @@ def test_notebook_helpers_see_the_stand_ins_of_earlier_steps() -> None:
     namespace["init_projections"] = None  # wrong: the stand-in replaces it while the step is checked
     run_hidden("self_attention", namespace)
     assert namespace["init_projections"] is None  # and the learner's own names come back afterwards
+
+
+def test_the_gradescope_runner_keeps_shared_helpers(tmp_path: Path) -> None:
+    """The Gradescope runner grades with the same engine: the shared-helper submission scores 100 there too."""
+    import json
+
+    from autograder.export.gradescope_run import main
+
+    os.chmod(tmp_path, 0o711)
+    _shared(tmp_path / "submission")
+    assert main(["--root", str(tmp_path), "--seed", "7"]) == 0
+    results = json.loads((tmp_path / "results" / "results.json").read_text())
+    assert results["score"] == 100, [t["output"] for t in results["tests"] if t["score"] < t["max_score"]]
