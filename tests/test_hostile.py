@@ -130,6 +130,8 @@ FORBIDDEN_CASES = {
     "forbidden_vf": ("torch.ops.aten._scaled_dot_product_attention_math", "called"),
     "forbidden_mha_subclass": ("torch.nn.MultiheadAttention", "called"),
     "forbidden_mha_forward": ("torch.nn.functional.multi_head_attention_forward", "called"),
+    "forbidden_thread": (SDPA, "called"),
+    "forbidden_in_helper_module": (SDPA, "called"),  # attention/utils.py, called from the step
     "forbidden_unused_branch": (SDPA, "uses"),  # the policy: a reference that can reach the API counts
 }
 

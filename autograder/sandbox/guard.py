@@ -11,16 +11,18 @@ torch internals called on the learner's behalf (``nn.MultiheadAttention.forward`
 ``nn.TransformerEncoderLayer``) count, and a stand-in's own attention call does not.
 ``nn.MultiheadAttention`` is also guarded at construction (a subclass that is built but never run).
 
-Calls made while an earlier step's learner module runs its top-level code (imported for a helper,
-`sandbox.standins`) are that step's business, not the one under test: the guard is suspended then.
+Threads started by learner code enter the mode too. Calls made while an earlier step's learner
+module runs its top-level code (imported for a helper, `sandbox.standins`) are that step's
+business, not the one under test: the guard is suspended then.
 
-In-process code can always undo an in-process guard (pop the mode, patch this object); the
-parent's static scan (`grading.forbidden`) does not depend on the child. The guard catches what the
-scan cannot see: names built at run time.
+In-process code can always undo an in-process guard (pop the mode, patch this object), and
+another process (``subprocess``) is not watched; the parent's static scan (`grading.forbidden`)
+does not depend on the child. The guard catches what the scan cannot see: names built at run time.
 """
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
 import sys
@@ -59,6 +61,22 @@ class ForbiddenGuard(TorchFunctionMode):
 
         __init__.__wrapped__ = original_init  # type: ignore[attr-defined]
         nn.MultiheadAttention.__init__ = __init__  # type: ignore[method-assign]
+        self._follow_threads()
+
+    def _follow_threads(self) -> None:
+        """The mode stack is per thread: every thread started from now on enters the guard first."""
+        original = _thread.start_new_thread
+        guard = self
+
+        def start_new_thread(function: Any, args: tuple, kwargs: dict | None = None) -> int:
+            def guarded(*args: Any, **kwargs: Any) -> Any:
+                with guard:
+                    return function(*args, **kwargs)
+
+            return original(guarded, args, kwargs or {})
+
+        _thread.start_new_thread = start_new_thread
+        threading._start_new_thread = start_new_thread  # type: ignore[attr-defined]
 
     def __torch_function__(self, func: Any, types: Iterable[type], args: tuple = (), kwargs: dict | None = None) -> Any:
         name = getattr(func, "__name__", None)
