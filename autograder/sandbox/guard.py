@@ -112,7 +112,8 @@ class ForbiddenGuard(TorchFunctionMode):
 
 
 def code_objects(modules: Iterable[types.ModuleType]) -> frozenset[types.CodeType]:
-    """Every code object of the functions and classes defined in ``modules`` (nested ones included)."""
+    """Every code object of the functions and classes defined in ``modules`` (nested ones included),
+    compiled from those modules' own files."""
     modules = list(modules)
     names = {m.__name__ for m in modules}
     found: set[types.CodeType] = set()
@@ -134,4 +135,8 @@ def code_objects(modules: Iterable[types.ModuleType]) -> frozenset[types.CodeTyp
             stack.extend(f for f in (obj.fget, obj.fset, obj.fdel) if f is not None)
         elif isinstance(obj, type) and obj.__module__ in names:
             stack.extend(vars(obj).values())
-    return frozenset(found)
+        wrapped = getattr(obj, "__wrapped__", None) if isinstance(obj, types.FunctionType) else None
+        if wrapped is not None:  # a decorated reference function (functools.wraps)
+            stack.append(wrapped)
+    files = {os.path.realpath(m.__file__) for m in modules if getattr(m, "__file__", None)}
+    return frozenset(c for c in found if os.path.realpath(c.co_filename) in files)  # not a decorator's wrapper
