@@ -205,7 +205,7 @@ def test_an_earlier_module_that_cannot_be_imported_is_named_where_its_helpers_ar
         failed = [t.output for t in result.tests if t.step == step and not t.passed]
         assert failed
         for output in failed:
-            assert "attention/self_attention.py could not be imported (SyntaxError" in output, output
+            assert "attention/self_attention.py could not be imported: SyntaxError: invalid syntax, line" in output, output
 
 
 def test_a_later_step_that_needs_only_the_api_names_of_a_broken_module_gets_the_stand_ins(graded) -> None:  # noqa: ANN001
