@@ -108,3 +108,20 @@ def test_pathological_sources_are_scanned_quickly() -> None:
     assert scan('x = "a"' + ' + "a"' * 5000 + "\n") == []
     assert scan("s = " + '"ab"' + '.replace("a", "aaaaaaaa")' * 40 + "\n") == []
     assert time.monotonic() - started < 5
+
+
+def test_a_learner_method_of_the_same_name_is_not_a_violation_but_torchs_still_is() -> None:
+    source = "\n".join([
+        "import torch.nn.functional as F",
+        "class MultiHeadAttention:",
+        "    def scaled_dot_product_attention(self, q, k, v):",
+        "        return (q @ k.T).softmax(-1) @ v",
+        "    def forward(self, q, k, v):",
+        "        return self.scaled_dot_product_attention(q, k, v)",
+        "def cheat(q, k, v):",
+        "    return F.scaled_dot_product_attention(q, k, v)",
+        "mod = importlib.import_module('torch.nn.functional')",
+        "other = mod.MultiheadAttention",
+    ])
+    assert _apis(source) == [("torch.nn.functional.scaled_dot_product_attention", 8),
+                             ("torch.nn.MultiheadAttention", 10)]

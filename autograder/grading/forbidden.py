@@ -5,7 +5,9 @@ child also guards the APIs at run time (`autograder.sandbox.child.ForbiddenGuard
 docs/DESIGN.md, "Forbidden APIs"): the scan flags *references that can reach* a forbidden API,
 wherever they are in the module, even in a branch or function that never runs:
 
-- an attribute ``.scaled_dot_product_attention`` (``F.``, ``torch._C._nn.``, ``torch.ops.aten.`` ...);
+- an attribute ``.scaled_dot_product_attention`` on torch or a name imported from it (``F.``,
+  ``torch._C._nn.``, ``torch.ops.aten.`` ...), or on anything else unless the module defines that
+  name itself (a learner's method ``self.scaled_dot_product_attention(q, k, v)`` is its own);
 - ``from torch... import scaled_dot_product_attention`` and a bare name the module does not define
   itself (``from torch.nn.functional import *``);
 - a string that *is* the name, alone or qualified (``"scaled_dot_product_attention"``,
@@ -45,6 +47,7 @@ def scan(source: str) -> list[Violation]:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []  # the import fails anyway, and says why
     own = _own_names(tree)
+    torch_names = _torch_names(tree)
     prose = _string_statements(tree)
     folder = _Folder()
     found: dict[tuple[str, int], Violation] = {}
@@ -55,7 +58,8 @@ def scan(source: str) -> list[Violation]:
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute):
-            note(forbidden_api(node.attr), node)
+            if _root_name(node) in torch_names or node.attr not in own:  # not the learner's own method
+                note(forbidden_api(node.attr), node)
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
             for alias in node.names:
                 note(forbidden_api(alias.name), node)
@@ -76,11 +80,32 @@ def _own_names(tree: ast.Module) -> set[str]:
             names.add(node.name)
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)  # self.scaled_dot_product_attention = ...
         elif isinstance(node, ast.arg):
             names.add(node.arg)
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] != "torch":
             names.update(alias.asname or alias.name for alias in node.names)
     return names
+
+
+def _torch_names(tree: ast.Module) -> set[str]:
+    """Names the module binds to torch or something imported from it (``torch``, ``F``, ``nn``)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update((a.asname or a.name.split(".")[0]) for a in node.names if a.name.split(".")[0] == "torch")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
+            names.update(alias.asname or alias.name for alias in node.names)
+    return names
+
+
+def _root_name(node: ast.Attribute) -> str | None:
+    """``F`` for ``F.scaled_dot_product_attention``, ``torch`` for ``torch.ops.aten.x``; None for ``f().x``."""
+    value: ast.expr = node
+    while isinstance(value, ast.Attribute):
+        value = value.value
+    return value.id if isinstance(value, ast.Name) else None
 
 
 def _string_statements(tree: ast.Module) -> set[int]:
