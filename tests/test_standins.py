@@ -125,6 +125,11 @@ def _shared(root: Path, wrong_self_attention: bool = False, broken_self_attentio
              "        weights = torch.softmax(scores / self.d_out_kq**0.5, dim=-1)\n"
              "        return weights @ values",
              "return self_attention.scaled_dot_attention(queries, keys, values, self.mask[:T, :T])"))
+    rewrite("causal_mask",  # relative import of an earlier step's constant
+            ("from attention.weights import attention_weights",
+             "from attention.weights import attention_weights\n\nfrom .self_attention import HEAD_SIZES"),
+            ("return torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)",
+             "return torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=HEAD_SIZES['default'])"))
     rewrite("kv_cache",  # relative import of a private helper module
             ("from attention.weights import attention_weights",
              "from attention.weights import attention_weights\n\nfrom ._helpers import attend"),
@@ -195,17 +200,18 @@ def test_a_wrong_api_in_an_earlier_step_costs_only_that_step(graded) -> None:  #
 
 
 def test_an_earlier_module_that_cannot_be_imported_is_named_where_its_helpers_are_needed(graded) -> None:  # noqa: ANN001
-    """multi_head imports a helper at import time (every test fails); cross_attention and causal_attention
-    look theirs up when forward runs (the tests that run forward fail). Each failure names the file."""
+    """multi_head and causal_mask import a helper at import time (every test fails); cross_attention and
+    causal_attention look theirs up when forward runs (the tests that run forward fail). Each failure
+    names the file."""
     result = graded["shared_broken_module"]
     lost = _lost(result)
-    assert set(lost) == {"self_attention", "multi_head", "cross_attention", "causal_attention"}, lost
-    assert lost["self_attention"] == lost["multi_head"] == 0
-    for step in ("multi_head", "cross_attention", "causal_attention"):
+    assert set(lost) == {"self_attention", "multi_head", "cross_attention", "causal_mask", "causal_attention"}, lost
+    assert lost["self_attention"] == lost["multi_head"] == lost["causal_mask"] == 0
+    for step in ("multi_head", "cross_attention", "causal_mask", "causal_attention"):
         failed = [t.output for t in result.tests if t.step == step and not t.passed]
         assert failed
         for output in failed:
-            assert "attention/self_attention.py could not be imported: SyntaxError: invalid syntax, line" in output, output
+            assert "attention/self_attention.py could not be imported: SyntaxError: invalid syntax, line" in output
 
 
 def test_a_later_step_that_needs_only_the_api_names_of_a_broken_module_gets_the_stand_ins(graded) -> None:  # noqa: ANN001
