@@ -125,3 +125,44 @@ def test_a_learner_method_of_the_same_name_is_not_a_violation_but_torchs_still_i
     ])
     assert _apis(source) == [("torch.nn.functional.scaled_dot_product_attention", 8),
                              ("torch.nn.MultiheadAttention", 10)]
+
+
+def _notebook_self_attention(forward_body: str) -> dict:
+    """A notebook namespace whose SelfAttention computes its output with ``forward_body``."""
+    import torch
+
+    namespace: dict = {"torch": torch, "nn": torch.nn}
+    exec(compile("\n".join([  # noqa: S102 - our own test code
+        "class SelfAttention(nn.Module):",
+        "    def __init__(self, d_in, d_out_kq, d_out_v):",
+        "        super().__init__()",
+        "        self.d_in = d_in",
+        "        self.W_query, self.W_key, self.W_value = init_projections(d_in, d_out_kq, d_out_v)",
+        "    def forward(self, x):",
+        "        if x.dim() < 2 or x.shape[-1] != self.d_in:",
+        "            raise ValueError('bad x')",
+        "        q, k, v = x @ self.W_query, x @ self.W_key, x @ self.W_value",
+        *forward_body.splitlines(),
+    ]), "notebook-cell", "exec"), namespace)
+    return namespace
+
+
+def test_in_nbgrader_a_forbidden_call_in_any_check_zeroes_every_test_cell_of_the_step() -> None:
+    """In-process (nbgrader's hidden test cells): the forbidden call happens only for batched inputs,
+    yet the cell that runs only unbatched checks fails too, naming the API."""
+    import pytest
+
+    from autograder.hidden.notebook import HiddenTestFailed, run_hidden
+
+    by_hand = "        return torch.softmax(q @ k.transpose(-2, -1) / k.shape[-1] ** 0.5, dim=-1) @ v"
+    run_hidden("self_attention", _notebook_self_attention(by_hand), check=["example_row", "parameter_draws"])
+    cheat = _notebook_self_attention("\n".join([
+        "        if x.dim() == 3:",
+        "            name = '_'.join(p for p in ('scaled', 'dot', 'product', 'attention'))",
+        "            return getattr(torch.nn.functional, name)(q, k, v)",
+        by_hand,
+    ]))
+    with pytest.raises(HiddenTestFailed) as failed:
+        run_hidden("self_attention", cheat, check=["example_row", "parameter_draws"])
+    assert len(failed.value.lines) == 4  # two failed tests, each with its reason
+    assert str(failed.value).count("called torch.nn.functional.scaled_dot_product_attention") == 2
