@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import types
 import warnings
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
@@ -157,15 +158,28 @@ def _forbidden_calls(step_id: str, namespace: MutableMapping[str, Any], checks: 
     itself reach the forbidden call still scores 0. The grader's own code (checks, oracle,
     stand-ins) is trusted.
     """
-    import sys
-
-    from autograder import reference
     from autograder.course import load_course
-    from autograder.sandbox.guard import ForbiddenGuard, code_objects
 
     step = next((s for s in load_course(package_dir=None).steps if s.id == step_id), None)
     if step is None or not step.from_scratch:
         return ""
+    # the same functions and classes in the namespace: the same verdict (one guarded run per step, not per cell)
+    key = (seed, *((name, value) for name, value in namespace.items() if isinstance(value, (types.FunctionType, type))))
+    known = _FORBIDDEN_VERDICTS.get(step_id)
+    if known is None or known[0] != key:
+        _FORBIDDEN_VERDICTS[step_id] = known = (key, _guarded_run(step_id, namespace, checks, seed))
+    return known[1]
+
+
+_FORBIDDEN_VERDICTS: dict[str, tuple[tuple, str]] = {}  # step id -> (the definitions it was run on, verdict)
+
+
+def _guarded_run(step_id: str, namespace: MutableMapping[str, Any], checks: list, seed: int) -> str:
+    import sys
+
+    from autograder import reference
+    from autograder.sandbox.guard import ForbiddenGuard, code_objects
+
     reference.namespace()  # loads every reference module now, so that all their code is known as the grader's
     grader = [m for name, m in list(sys.modules.items())
               if m is not None and name.split(".")[0] in ("autograder", "selfcheck")]
