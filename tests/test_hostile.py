@@ -116,6 +116,43 @@ def test_an_attack_costs_its_own_step_and_is_explained(graded, case: str) -> Non
     assert shown in _step_outputs(result, step)
 
 
+SDPA = "torch.nn.functional.scaled_dot_product_attention"
+FORBIDDEN_CASES = {
+    # case (its attention/self_attention.py reaches a forbidden API): (API named in every test's output, by)
+    "forbidden_getattr_concat": (SDPA, "uses"),  # the static scan folds the constant strings
+    "forbidden_runtime_name": (SDPA, "called"),  # run time only, and only on batched inputs
+    "forbidden_aten": ("torch.ops.aten._scaled_dot_product_flash_attention_for_cpu", "called"),
+    "forbidden_c_nn": (SDPA, "called"),
+    "forbidden_importlib": (SDPA, "called"),
+    "forbidden_attrgetter": (SDPA, "called"),
+    "forbidden_bound_at_import": (SDPA, "called"),
+    "forbidden_partial": (SDPA, "called"),
+    "forbidden_vf": ("torch.ops.aten._scaled_dot_product_attention_math", "called"),
+    "forbidden_mha_subclass": ("torch.nn.MultiheadAttention", "called"),
+    "forbidden_mha_forward": ("torch.nn.functional.multi_head_attention_forward", "called"),
+    "forbidden_thread": (SDPA, "called"),
+    "forbidden_in_helper_module": (SDPA, "called"),  # attention/utils.py, called from the step
+    "forbidden_unused_branch": (SDPA, "uses"),  # the policy: a reference that can reach the API counts
+}
+
+
+@pytest.mark.parametrize("case", sorted(FORBIDDEN_CASES))
+def test_a_forbidden_api_zeroes_the_whole_step_and_every_test_says_why(graded, case: str) -> None:  # noqa: ANN001
+    """However the kernel is reached, and in however few tests, the step scores 0 and each test names the API."""
+    result = graded[0][case]
+    api, verb = FORBIDDEN_CASES[case]
+    _only_step_lost(result, "self_attention")
+    tests = [t for t in result.tests if t.step == "self_attention"]
+    assert result.step_score("self_attention") == 0
+    for test in tests:
+        assert f"{verb} {api}" in test.output and "from scratch" in test.output, test.output
+
+
+def test_naming_a_forbidden_api_in_docstrings_comments_and_text_costs_nothing(graded) -> None:  # noqa: ANN001
+    result = graded[0]["forbidden_named_only"]
+    assert result.score == 100, [t.output for t in result.tests if not t.passed]
+
+
 def test_a_conftest_changes_nothing(graded) -> None:  # noqa: ANN001
     assert (HOSTILE / "conftest_stubs" / "conftest.py.hostile").exists()
     result = graded[0]["conftest_stubs"]

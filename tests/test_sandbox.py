@@ -210,6 +210,11 @@ STEAL = textwrap.dedent('''
                   and name.startswith("autograder")]
         stand_in = sys.modules["attention.projections"].project_qkv
         found += [key for key in stand_in.__globals__ if key in ("attention_scores", "_sdpa")]
+        getattr(sys.modules["attention.projections"], "a_helper", None)  # runs the learner's file, if any
+        state = sys.modules["autograder.sandbox.child"]._state  # the package builder and the guard's trusted code
+        found += [m for m in state.package.standins if m not in ("tokens", "embedding", "projections")]
+        found += [code.co_filename for code in state.trusted_code
+                  if code.co_filename.endswith(("scores.py", "weights.py", "context.py"))]
         found += [repr(obj) for obj in gc.get_objects()
                   if callable(obj) and getattr(obj, "__name__", "") == "attention_scores"
                   and "autograder" in getattr(obj, "__module__", "")]

@@ -3,8 +3,9 @@
 For each step the parent starts one sandboxed child (`StepSession`) that imports only that
 step's module (earlier steps are stand-ins), then runs the step's checks one by one with a
 `RemoteSubject`. A check's score is all or nothing; a step's points are split over its checks
-by weight. A failure (wrong result, exception, timeout, crash, forbidden API) costs the checks
-it touches in that step only; a dead child is replaced for the next check.
+by weight. A failure (wrong result, exception, timeout, crash) costs the checks it touches in that
+step only; a dead child is replaced for the next check. A forbidden API, seen by the static
+scan or called in any check, costs the whole step, and every check's output says why.
 """
 
 from __future__ import annotations
@@ -216,9 +217,12 @@ class Grader:
         session: StepSession | None = None
         sessions = 0
         capped = False
+        used: set[str] = set()  # forbidden APIs the child saw learner code call, over every session
         try:
             for check in checks:
                 if session is None or session.dead:
+                    if session is not None:
+                        used |= session.forbidden
                     try:
                         sessions += 1
                         session = self._start_session(step, copy, budget, uid, sessions)
@@ -231,23 +235,26 @@ class Grader:
                         outcomes += [Outcome("failed", _import_message(filename, session))] * (
                             len(checks) - len(outcomes))
                         break
-                seen = set(session.forbidden)
                 try:
                     outcome = run_check(check, RemoteSubject(step.id, filename, session), self.seed)
                 except CallFailed as failure:
                     outcome = Outcome("failed", str(failure))
-                used = session.forbidden - seen
-                if step.from_scratch and used:
-                    names = ", ".join(sorted(used))
-                    outcome = Outcome("failed", f"your code called {names} while this test ran; step {step.id!r} "
-                                                "must be implemented from scratch, so this test scores 0")
                 outcomes.append(outcome)
                 capped = capped or session.output_capped()
+                used |= session.forbidden
+            if session is not None:
+                used |= session.forbidden
+            # After the scored checks: what the example calls do is never scored (forbidden calls included).
             if examples_for(step.id) and session is not None and not session.dead and session.import_failure is None:
                 self._run_examples(step, session, budget, result, filename)
         finally:
             if session is not None:
                 session.close()
+        if step.from_scratch and used:  # seen in any test (or at import): the whole step scores 0
+            names = ", ".join(sorted(used))
+            return [Outcome("failed", f"your code called {names} while {filename} was graded; step "
+                                      f"{step.id!r} must be implemented from scratch, so all its tests score 0")
+                    ] * len(checks)
         if capped:
             note = (f" (Your code printed more than {self.course.limits.output_kb} KB; printing beyond that "
                     "raises an error. Print less.)")

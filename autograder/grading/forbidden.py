@@ -1,16 +1,34 @@
 """Static scan for the attention shortcuts from-scratch steps may not use.
 
 The grader runs it in the trusted parent on each from-scratch step's module source; the sandbox
-child also guards the APIs at run time (`autograder.sandbox.child.ForbiddenGuard`). A learner's own
-function *named* ``scaled_dot_product_attention`` is fine; reaching torch's is not.
+child also guards the APIs at run time (`autograder.sandbox.child.ForbiddenGuard`). Policy (see
+docs/DESIGN.md, "Forbidden APIs"): the scan flags *references that can reach* a forbidden API,
+wherever they are in the module, even in a branch or function that never runs:
+
+- an attribute ``.scaled_dot_product_attention`` on torch or a name imported from it (``F.``,
+  ``torch._C._nn.``, ``torch.ops.aten.`` ...), or on anything else unless the module defines that
+  name itself (a learner's method ``self.scaled_dot_product_attention(q, k, v)`` is its own);
+- ``from torch... import scaled_dot_product_attention`` and a bare name the module does not define
+  itself (``from torch.nn.functional import *``);
+- a string that *is* the name, alone or qualified (``"scaled_dot_product_attention"``,
+  ``"aten::_scaled_dot_product_attention_math"``), also when built from constants
+  (``"scaled_dot_" + "product_attention"``, f-strings, ``"".join([...])``, slices, ``.replace``).
+
+It never flags a docstring, a comment, a string statement, or a sentence that mentions the name
+(``"not F.scaled_dot_product_attention"``): those cannot reach torch's function. A learner's own
+function, class or variable of the same name is not torch's either.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
-from ..forbidden_apis import FORBIDDEN_NAMES
+from ..forbidden_apis import forbidden_api
+
+_QUALIFIED_NAME = re.compile(r"[A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*")
+_MAX_FOLDED = 400  # longer constant strings are text, not names
 
 
 @dataclass(frozen=True)
@@ -23,29 +41,146 @@ class Violation:
 
 
 def scan(source: str) -> list[Violation]:
-    """Uses of forbidden APIs in ``source``: attribute access, imports, ``getattr`` strings."""
+    """References to forbidden APIs in ``source``, one per API and line, by line."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []  # the import fails anyway, and says why
-    defined = {node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    own = _own_names(tree)
+    torch_names = _torch_names(tree)
+    prose = _string_statements(tree)
+    folder = _Folder()
     found: dict[tuple[str, int], Violation] = {}
 
-    def note(name: str, node: ast.AST) -> None:
-        for forbidden, api in FORBIDDEN_NAMES.items():
-            if forbidden in name:
-                found.setdefault((api, node.lineno), Violation(api, node.lineno))
+    def note(api: str | None, node: ast.AST) -> None:
+        if api is not None:
+            found.setdefault((api, node.lineno), Violation(api, node.lineno))
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute):
-            note(node.attr, node)
-        elif isinstance(node, ast.ImportFrom):
-            if (node.module or "").startswith("torch"):
-                for alias in node.names:
-                    note(alias.name, node)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) < 200:
-            if node.value.strip() in FORBIDDEN_NAMES or "scaled_dot_product" in node.value:
-                note(node.value, node)
-        elif isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES and node.id not in defined:
-            note(node.id, node)
-    return sorted(found.values(), key=lambda v: v.line)
+            if _root_name(node) in torch_names or node.attr not in own:  # not the learner's own method
+                note(forbidden_api(node.attr), node)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
+            for alias in node.names:
+                note(forbidden_api(alias.name), node)
+        elif isinstance(node, ast.Name) and node.id not in own:
+            note(forbidden_api(node.id), node)
+        elif isinstance(node, ast.expr) and id(node) not in prose:
+            text = folder.fold(node) if not isinstance(node, ast.Name) else None
+            if text is not None and len(text) <= _MAX_FOLDED and _QUALIFIED_NAME.fullmatch(text.strip()):
+                note(forbidden_api(text.strip()), node)
+    return sorted(found.values(), key=lambda v: (v.line, v.api))
+
+
+def _own_names(tree: ast.Module) -> set[str]:
+    """Names the module binds to its own objects: definitions, assignments, parameters, non-torch imports."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)  # self.scaled_dot_product_attention = ...
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] != "torch":
+            names.update(alias.asname or alias.name for alias in node.names)
+    return names
+
+
+def _torch_names(tree: ast.Module) -> set[str]:
+    """Names the module binds to torch or something imported from it (``torch``, ``F``, ``nn``)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update((a.asname or a.name.split(".")[0]) for a in node.names if a.name.split(".")[0] == "torch")
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
+            names.update(alias.asname or alias.name for alias in node.names)
+    return names
+
+
+def _root_name(node: ast.Attribute) -> str | None:
+    """``F`` for ``F.scaled_dot_product_attention``, ``torch`` for ``torch.ops.aten.x``; None for ``f().x``."""
+    value: ast.expr = node
+    while isinstance(value, ast.Attribute):
+        value = value.value
+    return value.id if isinstance(value, ast.Name) else None
+
+
+def _string_statements(tree: ast.Module) -> set[int]:
+    """Ids of string constants that are whole statements: docstrings and other bare strings."""
+    return {id(node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Expr) and isinstance(node.value, (ast.Constant, ast.JoinedStr))}
+
+
+class _Folder:
+    """Folds constant string expressions; remembers each node's result, so a long chain is folded once."""
+
+    def __init__(self) -> None:
+        self.known: dict[int, str | None] = {}
+
+    def fold(self, node: ast.AST) -> str | None:
+        """The string ``node`` always evaluates to, when built from constants only (and short); else None."""
+        if id(node) not in self.known:
+            text = self._fold(node)
+            self.known[id(node)] = text if text is not None and len(text) <= _MAX_FOLDED else None
+        return self.known[id(node)]
+
+    def _fold(self, node: ast.AST) -> str | None:  # noqa: PLR0911 - one case per kind of expression
+        if isinstance(node, ast.Constant):
+            return node.value if isinstance(node.value, str) else None
+        if isinstance(node, ast.JoinedStr):
+            parts = [self.fold(v.value if isinstance(v, ast.FormattedValue) else v) for v in node.values]
+            return None if any(p is None for p in parts) else "".join(parts)  # type: ignore[arg-type]
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            operands = [node.right]  # a + b + c is ((a + b) + c): walk down the left without recursing
+            while isinstance(node.left, ast.BinOp) and isinstance(node.left.op, ast.Add):
+                if len(operands) > _MAX_FOLDED:
+                    return None
+                node = node.left
+                operands.append(node.right)
+            operands.append(node.left)
+            text = ""
+            for operand in reversed(operands):
+                part = self.fold(operand)
+                if part is None or len(text) + len(part) > _MAX_FOLDED:
+                    return None
+                text += part
+            return text
+        if isinstance(node, ast.Subscript):
+            return self._subscript(node)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.keywords:
+            return self._method(node, node.func)
+        return None
+
+    def _subscript(self, node: ast.Subscript) -> str | None:
+        text = self.fold(node.value)
+        if text is None:
+            return None
+        try:
+            if isinstance(node.slice, ast.Slice):
+                bounds = [None if b is None else ast.literal_eval(b)
+                          for b in (node.slice.lower, node.slice.upper, node.slice.step)]
+                return text[slice(*bounds)]
+            key = ast.literal_eval(node.slice)
+            return text[key] if isinstance(key, int) else None
+        except (ValueError, TypeError, SyntaxError, IndexError, MemoryError, RecursionError):
+            return None
+
+    def _method(self, node: ast.Call, method: ast.Attribute) -> str | None:
+        owner = self.fold(method.value)
+        if owner is None:
+            return None
+        if method.attr == "join" and len(node.args) == 1 and isinstance(node.args[0], (ast.List, ast.Tuple)):
+            parts = [self.fold(e) for e in node.args[0].elts]
+            return None if any(p is None for p in parts) else owner.join(parts)  # type: ignore[arg-type]
+        args = [self.fold(a) for a in node.args]
+        if any(a is None for a in args) or len(args) > 2:
+            return None
+        if method.attr in ("replace", "strip", "lower", "upper", "removeprefix", "removesuffix"):
+            try:
+                return getattr(owner, method.attr)(*args)
+            except (TypeError, ValueError):
+                return None
+        return None

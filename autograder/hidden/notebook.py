@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import types
 import warnings
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
@@ -48,6 +49,7 @@ from typing import Any
 import torch
 
 from selfcheck import LocalSubject, run_check
+from selfcheck.registry import Outcome
 from selfcheck.steps import BY_ID, STEPS
 
 NOTEBOOK_SEED = 20_240_531
@@ -144,7 +146,11 @@ def run_hidden(step_id: str, namespace: MutableMapping[str, Any], check: str | S
     seed = notebook_seed() if seed is None else seed
     results = []
     with earlier_standins(step_id, namespace):
+        forbidden = _forbidden_calls(step_id, namespace, list(available.values()), seed)
         for hidden in selected:
+            if forbidden:  # as in the sandboxed grader: the whole step scores 0, every test says why
+                results.append((hidden, Outcome("failed", forbidden)))
+                continue
             with quietly():
                 outcome = run_check(hidden, LocalSubject(step_id, namespace, ORIGIN), seed)
             results.append((hidden, outcome))
@@ -158,6 +164,51 @@ def run_hidden(step_id: str, namespace: MutableMapping[str, Any], check: str | S
             report.append(f"{FAIL} hidden test: {hidden.title}")
             report += [f"    {line}" for line in outcome.message.splitlines()]
         raise HiddenTestFailed(report)
+
+
+def _forbidden_calls(step_id: str, namespace: MutableMapping[str, Any], checks: list, seed: int) -> str:
+    """Why a from-scratch step scores 0 here (it calls a forbidden API in any of its checks), or "".
+
+    In-process counterpart of the sandbox's guard (`autograder.sandbox.guard`): every hidden check
+    of the step runs under the guard, whatever the cell asked for, so a test cell that does not
+    itself reach the forbidden call still scores 0. The grader's own code (checks, oracle,
+    stand-ins) is trusted.
+    """
+    from autograder.course import load_course
+
+    step = next((s for s in load_course(package_dir=None).steps if s.id == step_id), None)
+    if step is None or not step.from_scratch:
+        return ""
+    # the same functions and classes in the namespace: the same verdict (one guarded run per step, not per cell)
+    key = (seed, *((name, value) for name, value in namespace.items() if isinstance(value, (types.FunctionType, type))))
+    known = _FORBIDDEN_VERDICTS.get(step_id)
+    if known is None or known[0] != key:
+        _FORBIDDEN_VERDICTS[step_id] = known = (key, _guarded_run(step_id, namespace, checks, seed))
+    return known[1]
+
+
+_FORBIDDEN_VERDICTS: dict[str, tuple[tuple, str]] = {}  # step id -> (the definitions it was run on, verdict)
+
+
+def _guarded_run(step_id: str, namespace: MutableMapping[str, Any], checks: list, seed: int) -> str:
+    import sys
+
+    from autograder import reference
+    from autograder.sandbox.guard import ForbiddenGuard, code_objects
+
+    reference.namespace()  # loads every reference module now, so that all their code is known as the grader's
+    grader = [m for name, m in list(sys.modules.items())
+              if m is not None and name.split(".")[0] in ("autograder", "selfcheck")]
+    guard = ForbiddenGuard(code_objects(grader))
+    with guard:
+        for hidden in checks:
+            with quietly():
+                run_check(hidden, LocalSubject(step_id, namespace, ORIGIN), seed)
+    used = guard.take()
+    if not used:
+        return ""
+    return (f"your code called {', '.join(used)} while step {step_id!r} was checked; it must be implemented "
+            "from scratch, so all its tests score 0")
 
 
 def run_question(name: str, namespace: MutableMapping[str, Any]) -> None:

@@ -1,7 +1,9 @@
 """Run untrusted learner code in child processes and talk to it with plain data.
 
 - `wire`: the message format (length-prefixed JSON + a safetensors blob; never pickle).
-- `child`: what runs in the untrusted child (import router, forbidden-API guard, call server).
+- `child`: what runs in the untrusted child (builds the package, starts the guard, call server).
+- `standins`: the ``attention`` package in the child: earlier steps' stand-ins, the learner's helpers.
+- `guard`: the run-time forbidden-API guard (a torch function mode).
 - `isolation`: resource limits, namespaces, privilege drop, process-tree cleanup.
 - `zygote`: the warm worker that imports torch once and forks one child per step.
 - `remote`: the trusted side: the zygote's client, step sessions, `RemoteSubject`.

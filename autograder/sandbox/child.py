@@ -1,10 +1,11 @@
 """What runs inside the sandboxed child, after `isolation.confine`.
 
-1. The forbidden-API guard wraps torch's attention shortcuts and notes every call made
-   directly from learner code (calls from the grader's stand-ins are not the learner's).
-2. The import router builds the ``attention`` package without running the learner's
-   ``__init__.py``: the step under test and any helper modules come from the learner's
-   files; the modules of earlier steps are stand-ins from `autograder.reference`.
+1. The forbidden-API guard (`sandbox.guard`) notes every call to torch's attention shortcuts
+   that learner code makes, by whatever route (calls from the grader's stand-ins are not the
+   learner's).
+2. The ``attention`` package (`sandbox.standins`): the step under test, helper modules and later
+   steps are the learner's files; the modules of earlier steps are stand-ins from
+   `autograder.reference` for their API names, and the learner's own file for anything else.
 3. The call server answers the grader's requests (look up an API, call, read an attribute,
    ``len``, a module's parameters, seed the RNG) with plain data and handles.
 
@@ -26,10 +27,9 @@ from torch import nn
 from selfcheck.errors import learner_location
 from selfcheck.plain import qualified_name, same_tensor, tensors_in, to_plain
 
-from ..forbidden_apis import FORBIDDEN_NAMES
+from .guard import ForbiddenGuard, code_objects
+from .standins import LearnerPackage
 from .wire import WireError, decode_value, encode_value, recv_message, send_message
-
-FORBIDDEN = FORBIDDEN_NAMES  # the same list as the parent's static scan
 
 
 @dataclass(frozen=True)
@@ -42,56 +42,6 @@ class StepPlan:
     step_ids: dict[str, str]  # module name -> step id (for stand-ins)
 
 
-class ForbiddenGuard:
-    """Records calls to forbidden torch APIs made directly from learner files."""
-
-    def __init__(self, learner_dir: str) -> None:
-        self.learner_dir = os.path.realpath(learner_dir) + os.sep
-        self.used: set[str] = set()
-
-    def from_learner(self, depth: int = 2) -> bool:
-        filename = sys._getframe(depth).f_code.co_filename
-        return os.path.realpath(filename).startswith(self.learner_dir)
-
-    def install(self) -> None:
-        import torch.nn.functional as functional
-
-        guard = self
-        for owner in (functional, torch._C._nn):
-            for attribute in ("scaled_dot_product_attention", "multi_head_attention_forward"):
-                original = getattr(owner, attribute, None)
-                if original is not None:
-                    setattr(owner, attribute, self._wrap(original, FORBIDDEN[attribute]))
-
-        base = nn.MultiheadAttention
-
-        class GuardedMultiheadAttention(base):  # type: ignore[valid-type, misc]
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                if guard.from_learner():
-                    guard.used.add(FORBIDDEN["MultiheadAttention"])
-                super().__init__(*args, **kwargs)
-
-        GuardedMultiheadAttention.__name__ = GuardedMultiheadAttention.__qualname__ = "MultiheadAttention"
-        nn.MultiheadAttention = GuardedMultiheadAttention
-        nn.modules.activation.MultiheadAttention = GuardedMultiheadAttention
-
-    def _wrap(self, original: Any, name: str) -> Any:
-        guard = self
-
-        def guarded(*args: Any, **kwargs: Any) -> Any:
-            if guard.from_learner():
-                guard.used.add(name)
-            return original(*args, **kwargs)
-
-        guarded.__name__ = getattr(original, "__name__", "guarded")
-        guarded.__doc__ = getattr(original, "__doc__", None)
-        return guarded
-
-    def take(self) -> list[str]:
-        used, self.used = sorted(self.used), set()
-        return used
-
-
 class _GraderImportBlocker:
     """Refuses to import any grader module that is not already loaded (meta path finder)."""
 
@@ -101,26 +51,32 @@ class _GraderImportBlocker:
         return None
 
 
+@dataclass
+class _ChildState:
+    package: LearnerPackage
+    trusted_code: frozenset[types.CodeType]
+
+
+_state: _ChildState | None = None
+
+
 def build_package(plan: StepPlan) -> types.ModuleType:
-    """Register ``attention`` (learner files, without its ``__init__``) and the earlier steps' stand-ins.
+    """Register ``attention`` with the earlier steps' stand-in modules (`sandbox.standins`).
 
     Runs before confinement. Only the reference modules of earlier steps are imported; then any
     further import of the grader's modules is refused, and the reference package's lazy loader
-    is removed, so learner code cannot reach its own step's reference.
+    is removed, so learner code cannot reach its own step's reference. No learner file runs here.
     """
+    global _state
     from autograder import reference
 
-    for name in [n for n in sys.modules if n == "attention" or n.startswith("attention.")]:
-        del sys.modules[name]
-    package = types.ModuleType("attention", "The learner's package (its __init__.py is not run by the grader).")
-    package.__path__ = [plan.package_dir]
-    package.__package__ = "attention"
-    sys.modules["attention"] = package
-    for module_name, api in plan.standins.items():
-        standin = types.ModuleType(f"attention.{module_name}", f"Grader stand-in for step {module_name}.")
-        standin.__dict__.update(reference.standin_namespace(plan.step_ids[module_name], api))
-        sys.modules[standin.__name__] = standin
-        setattr(package, module_name, standin)
+    standins = {module: reference.standin_namespace(plan.step_ids[module], api)
+                for module, api in plan.standins.items()}
+    learner_package = LearnerPackage(plan.package_dir, standins)
+    package = learner_package.build()
+    trusted = code_objects(m for name, m in list(sys.modules.items())
+                           if m is not None and name.startswith("autograder.reference"))
+    _state = _ChildState(learner_package, trusted)
     for lazy in ("__getattr__", "standin_namespace"):
         reference.__dict__.pop(lazy, None)
     sys.meta_path.insert(0, _GraderImportBlocker())
@@ -178,7 +134,10 @@ class CallServer:
         if isinstance(exc, SyntaxError) and exc.filename and self.is_learner_file(exc.filename):
             where = f"{os.path.basename(exc.filename)}, line {exc.lineno}"
             message = exc.msg or message
-        return {"type": type(exc).__name__, "message": message[:2000], "where": where}
+        notes = ""
+        if isinstance(exc, (ImportError, AttributeError, NameError)) and _state is not None:
+            notes = _state.package.failure_notes(message)  # a helper's module that could not be run
+        return {"type": type(exc).__name__, "message": message[:2000] + notes[:2000], "where": where}
 
     def is_learner_file(self, filename: str) -> bool:
         return os.path.realpath(filename).startswith(self.learner_dir)
@@ -274,8 +233,10 @@ def run_child(conn: Any, plan: StepPlan, isolation: list[str]) -> None:
     """Entry point in the child after `build_package` and confinement: guard, import, serve; never returns."""
     status = 0
     try:
-        guard = ForbiddenGuard(plan.package_dir)
+        guard = ForbiddenGuard(_state.trusted_code if _state is not None else frozenset())
         guard.install()
+        if _state is not None:
+            _state.package.quiet = guard.suspended
         server = CallServer(conn, plan, guard, isolation)
         server.import_step()
         if server.module is not None:

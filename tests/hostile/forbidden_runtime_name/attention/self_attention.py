@@ -1,0 +1,22 @@
+"""Hostile: a name built at run time, used only for batched inputs (some tests)."""
+
+import torch
+from torch import nn
+
+from attention.projections import init_projections
+
+_NAME = "_".join(part for part in ("scaled", "dot", "product", "attention"))  # built at run time
+
+class SelfAttention(nn.Module):
+    def __init__(self, d_in, d_out_kq, d_out_v):
+        super().__init__()
+        self.d_in = d_in
+        self.W_query, self.W_key, self.W_value = init_projections(d_in, d_out_kq, d_out_v)
+
+    def forward(self, x):
+        if x.dim() < 2 or x.shape[-1] != self.d_in:
+            raise ValueError(f"x must have shape (T, {self.d_in}) or (B, T, {self.d_in}), got {tuple(x.shape)}")
+        queries, keys, values = x @ self.W_query, x @ self.W_key, x @ self.W_value
+        if x.dim() == 3:
+            return getattr(torch.nn.functional, _NAME)(queries, keys, values)
+        return torch.softmax(queries @ keys.transpose(-2, -1) / keys.shape[-1] ** 0.5, dim=-1) @ values
