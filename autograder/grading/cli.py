@@ -110,7 +110,8 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
     if os.geteuid() == 0:
         os.chmod(work_root, 0o711)  # sandbox uids may enter their own copy, not list the others
     hidden = tuple(str(Path(p).resolve()) for p in (out_dir, *_originals(submissions), *hidden_paths))
-    grader = Grader(course, load_hidden_checks(), seed=seed, zygote=zygote, work_root=work_root, hidden_paths=hidden)
+    checks = load_hidden_checks(s.id for s in course.steps)  # the steps of course.yml
+    grader = Grader(course, checks, seed=seed, zygote=zygote, work_root=work_root, hidden_paths=hidden)
     results: dict[str, SubmissionResult] = {}
     failures = 0
     started = time.monotonic()
