@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from .errors import CheckFailed, LearnerError, NotImplementedYet
-from .mistakes import AMBIGUOUS_PREFIX, MISTAKE_PREFIX, recognise, with_mistake
+from .mistakes import AMBIGUOUS_PREFIX, HEADS_LIST, MISTAKE_PREFIX, recognise, with_mistake
 from .subject import Handle, Subject, describe_value
 
 RTOL = 1e-4
@@ -200,7 +200,8 @@ def expect_inputs_unchanged(subject: Subject, what: str) -> None:
 def expect_handle(value: Any, what: str, *, base: str | None = None) -> Handle:
     """Fail unless ``value`` is a learner object (optionally with a base class named ``base``)."""
     if not isinstance(value, Handle):
-        raise CheckFailed(f"{what} should be an object, but it is {describe_value(value)}")
+        hint = f" ({HEADS_LIST})" if isinstance(value, (list, tuple)) and base in ("ModuleList", "Module") else ""
+        raise CheckFailed(f"{what} should be an object, but it is {describe_value(value)}{hint}")
     if base is not None and not value.has_base_named(base):
         raise CheckFailed(f"{what} should be a {base}, but it is a {value.type_name}")
     return value

@@ -47,7 +47,7 @@ SCORES_TRANSPOSED = "keys @ queries^T instead of queries @ keys^T (the result is
 WRONG_DIM = "softmax over the wrong dimension (every row, one query over all keys, must sum to 1: use dim=-1)"
 SCALE_DK = "scores divided by d_k instead of sqrt(d_k)"
 SCALE_DV = "scores divided by sqrt(d_v), the values' width, instead of sqrt(d_k), the width of queries and keys"
-NO_SCALE = "scores not scaled by 1/sqrt(d_k)"
+NO_SCALE = "scores not scaled: they were not divided by sqrt(d_k)"
 QK_SWAPPED = "queries and keys swapped (keys @ queries^T instead of queries @ keys^T)"
 WEIGHTS_TRANSPOSED = "the weights are transposed before multiplying the values (weights^T @ values)"
 
@@ -93,7 +93,7 @@ DIAGONAL_MASKED = "the diagonal is masked too: every query must still see its ow
 INVERTED = "the mask's polarity is inverted: the earlier keys are blocked instead of the later ones"
 ZERO_NOT_INF = "masked with 0 instead of -inf before the softmax (exp(0) = 1, so blocked keys still get weight)"
 NO_RENORM = "masked after the softmax without renormalizing: the rows no longer sum to 1"
-NO_MASK = "no causal mask: every query also sees the keys after it"
+NO_MASK = "no causal mask: the mask was not applied, so every query also sees the keys after it"
 PLUS_INF = "+inf instead of -inf (softmax would put all the weight on the blocked keys)"
 COLUMNS_RENORMALIZED = "the columns are renormalized instead of the rows (sum over dim=-1)"
 TRIL_NO_DIAGONAL = "the diagonal is left out: a query attends to its own key (torch.tril(..., diagonal=0))"
@@ -399,6 +399,14 @@ def token_output_mistakes(weights_row: torch.Tensor, values: torch.Tensor) -> di
         TOKEN_UNWEIGHTED: used.sum(-2),
         TOKEN_LAST_ROWS: (w.unsqueeze(-2) @ v[..., -count:, :]).squeeze(-2),
     }
+
+
+def dtype_note(error_message: str) -> str | None:
+    """The dtype hint for an error torch raises when ints meet floats in a product (token_output on lists)."""
+    text = error_message.lower()
+    if "dtype" in text or "scalar type" in text or "m1 and m2" in text:
+        return TOKEN_DTYPE
+    return None
 
 
 def decode_row_mistakes(query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor
