@@ -79,10 +79,9 @@ def _causal_module(subject: Subject, context_length: int) -> tuple[Handle, list[
     return attn, [found[name].detach().double() for name in W_SHAPES]
 
 
-def _decode_all(subject: Subject, attn: Handle, weights: list[torch.Tensor], x: torch.Tensor, steps: int,
-                what: str) -> None:
+def _decode_all(subject: Subject, cache: Handle, attn: Handle, weights: list[torch.Tensor], x: torch.Tensor,
+                steps: int, what: str) -> None:
     """Decode ``steps`` tokens of ``x`` ((T, d_in) or (B, T, d_in)), each against the causal pass, row by row."""
-    cache = expect_handle(subject.KVCache(), "KVCache()")
     q, k, v = (x.double() @ w for w in weights)
     full = m.attend(q, k, v, causal=True)
     for t in range(steps):
@@ -95,22 +94,25 @@ def _decode_all(subject: Subject, attn: Handle, weights: list[torch.Tensor], x: 
 
 @check("decode_step on the 6 tokens one by one gives the rows of the full causal pass, growing the cache")
 def decoding_matches_full_pass(subject: Subject, rng: torch.Generator) -> None:
+    cache = expect_handle(subject.KVCache(), "KVCache()")  # this step's own code first: a stub says so
     attn, weights = _causal_module(subject, T)
-    _decode_all(subject, attn, weights, example_x(), T, "decode_step (x_t of shape (3,))")
+    _decode_all(subject, cache, attn, weights, example_x(), T, "decode_step (x_t of shape (3,))")
 
 
 @check("decode_step takes a batch of tokens (2, 3) and gives (2, 4)")
 def batched_decoding(subject: Subject, rng: torch.Generator) -> None:
+    cache = expect_handle(subject.KVCache(), "KVCache()")
     attn, weights = _causal_module(subject, T)
     x = example_x()
-    _decode_all(subject, attn, weights, torch.stack([x, x.flip(0)]), 3, "decode_step on a batch (x_t of shape (2, 3))")
+    _decode_all(subject, cache, attn, weights, torch.stack([x, x.flip(0)]), 3,
+                "decode_step on a batch (x_t of shape (2, 3))")
 
 
 @check("decode_step uses the cache: with 3 keys and values already in it, the new query attends to those 3 and "
        "its own")
 def uses_the_cache(subject: Subject, rng: torch.Generator) -> None:
-    attn, weights = _causal_module(subject, T)
     cache = expect_handle(subject.KVCache(), "KVCache()")
+    attn, weights = _causal_module(subject, T)
     old_keys = torch.tensor([[1.0, -1.0], [0.5, 2.0], [-1.5, 0.5]])  # (3, d_k=2), not made from any token
     old_values = torch.tensor([[1.0, 0.0, -1.0, 2.0], [0.0, 3.0, 1.0, -2.0], [2.0, 2.0, 0.0, 1.0]])  # (3, d_v=4)
     for key, value in zip(old_keys, old_values, strict=True):
