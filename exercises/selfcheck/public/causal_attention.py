@@ -117,6 +117,14 @@ def attends_only_to_the_past(subject: Subject, rng: torch.Generator) -> None:
     attn = seeded(subject).CausalSelfAttention(C_IN, C_KQ, C_V, C_LEN)
     found = qkv_parameters(attn, C_WHAT, C_SHAPES)
     x = conditioned((C_LEN, C_IN), found["W_query"], found["W_key"])
+    changed = torch.cat([x[:3], -x[3:]])
+    before, after = _forward(attn, x, C_WHAT), _forward(attn, changed, C_WHAT)
+    if isinstance(before, torch.Tensor) and isinstance(after, torch.Tensor) and before.shape == after.shape and not (
+            torch.allclose(before[:3].double(), after[:3].double(), rtol=1e-5, atol=1e-6)):
+        q, k, v = (x @ found[name].detach() for name in C_SHAPES)
+        raise CheckFailed(m.with_mistake(
+            "the outputs at positions 0..2 changed when only tokens 3..5 changed: a query sees keys after it",
+            m.recognise(before, m.output_mistakes(q, k, v, causal=True), m.attend(q, k, v, causal=True))))
     for length in (4, C_LEN):
         part = x[:length].clone()
         q, k, v = (part @ found[name].detach() for name in C_SHAPES)
@@ -125,12 +133,6 @@ def attends_only_to_the_past(subject: Subject, rng: torch.Generator) -> None:
         expect_inputs_unchanged(subject, "CausalSelfAttention.forward")
         expect_close(out, m.attend(q, k, v, causal=True), what, reveal=True,
                      mistakes=m.output_mistakes(q, k, v, causal=True))
-    changed = torch.cat([x[:3], -x[3:]])
-    before, after = _forward(attn, x, C_WHAT), _forward(attn, changed, C_WHAT)
-    if isinstance(before, torch.Tensor) and isinstance(after, torch.Tensor) and before.shape == after.shape and not (
-            torch.allclose(before[:3].double(), after[:3].double(), rtol=1e-5, atol=1e-6)):
-        raise CheckFailed("the outputs at positions 0..2 changed when only tokens 3..5 changed: a query sees keys "
-                          "after it")
 
 
 @check(f"a batch (2, 6, {C_IN}) gives (2, 6, {C_V}); 7 tokens with context_length 6 raise ValueError")

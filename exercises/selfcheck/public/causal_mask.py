@@ -87,7 +87,8 @@ def masking_before_equals_after(subject: Subject, rng: torch.Generator) -> None:
 
 @check("is_causal returns a bool: True when everything above the diagonal is 0 or -inf, for every matrix of a batch")
 def is_causal_answers(subject: Subject, rng: torch.Generator) -> None:
-    cases = [(_LOWER_3.clone(), True, "a lower-triangular (3, 3) matrix", "")]
+    cases = [(_LOWER_3.clone(), True, "a lower-triangular (3, 3) matrix",
+              "the diagonal is not above the diagonal: only entries with j > i must be 0 or -inf")]
     cases += m.is_causal_cases(torch.Generator().manual_seed(0), 4)
     for matrix, expected, description, hint in cases:
         got = expect_bool(subject.is_causal(matrix.clone()), f"is_causal on {description}")

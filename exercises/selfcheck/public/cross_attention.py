@@ -76,7 +76,7 @@ def queries_from_first_input(subject: Subject, rng: torch.Generator) -> None:
     attn = seeded(subject).CrossAttention(D_IN, D_KQ, D_V)
     found = qkv_parameters(attn, "CrossAttention(3, 2, 4)", W_SHAPES)
     w_q, w_k, w_v = (found[name].detach() for name in W_SHAPES)
-    for x_1, x_2 in ((_X_1, _X_2), (_X_SAME, _X_2)):
+    for x_1, x_2 in ((_X_SAME, _X_2), (_X_1, _X_2)):
         what = f"CrossAttention(3, 2, 4)(x_1 {tuple(x_1.shape)}, x_2 {tuple(x_2.shape)})"
         expected = m.attend(x_1 @ w_q, x_2 @ w_k, x_2 @ w_v)
         expect_close(_cross(attn, x_1, x_2, what), expected, what, reveal=True,

@@ -44,7 +44,7 @@ _KEY_2, _VALUE_2 = torch.tensor([0.5, -1.0]), torch.tensor([0.0, 2.0, 1.0, 1.0])
 
 
 @check("KVCache() starts empty (len 0, .keys and .values None); appends of (2,) keys and (4,) values, or batched "
-       "(2, 2) keys, grow .keys to (t, 2) or (2, t, 2) in order")
+       "(3, 2) keys, grow .keys to (t, 2) or (3, t, 2) in order")
 def appends_grow_the_cache(subject: Subject, rng: torch.Generator) -> None:
     cache = expect_handle(subject.KVCache(), "KVCache()")
     expect_equal(len(cache), 0, "len(KVCache())", reveal=True)
@@ -60,13 +60,15 @@ def appends_grow_the_cache(subject: Subject, rng: torch.Generator) -> None:
     expect_close(cache.keys, torch.stack([_KEY_1, _KEY_2]), "cache.keys after two appends", reveal=True)
     expect_close(cache.values, torch.stack([_VALUE_1, _VALUE_2]), "cache.values after two appends", reveal=True)
     batched = expect_handle(subject.KVCache(), "KVCache()")
-    keys = torch.stack([torch.stack([_KEY_1, _KEY_2]), torch.stack([_KEY_2, -_KEY_1])])  # (B=2, t=2, d_k=2)
-    values = torch.stack([torch.stack([_VALUE_1, _VALUE_2]), torch.stack([_VALUE_2, _VALUE_1])])  # (2, 2, 4)
+    keys = torch.stack([torch.stack([_KEY_1, _KEY_2]), torch.stack([_KEY_2, -_KEY_1]),
+                        torch.stack([-_KEY_2, _KEY_1])])  # (B=3, t=2, d_k=2)
+    values = torch.stack([torch.stack([_VALUE_1, _VALUE_2]), torch.stack([_VALUE_2, _VALUE_1]),
+                          torch.stack([-_VALUE_1, _VALUE_2])])  # (3, 2, 4)
     for t in range(2):
         batched.append(keys[:, t].clone(), values[:, t].clone())
-    expect_equal(len(batched), 2, "len(cache) after two appends of batched (2, d) keys", reveal=True)
-    expect_close(batched.keys, keys, "cache.keys after two appends of batched (2, 2) keys, (B, t, d_k)", reveal=True,
+    expect_close(batched.keys, keys, "cache.keys after two appends of batched (3, 2) keys, (B, t, d_k)", reveal=True,
                  mistakes={m.CACHE_DIM0: keys.transpose(0, 1)})
+    expect_equal(len(batched), 2, "len(cache) after two appends of batched (3, d) keys", reveal=True)
 
 
 def _causal_module(subject: Subject, context_length: int) -> tuple[Handle, list[torch.Tensor]]:
