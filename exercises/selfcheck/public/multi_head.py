@@ -110,7 +110,7 @@ def from_wrapper_matches(subject: Subject, rng: torch.Generator) -> None:
     mha = subject.MultiHeadAttention.from_wrapper(wrapper)
     expect_handle(mha, "MultiHeadAttention.from_wrapper(wrapper)", base="MultiHeadAttention")
     found = qkv_parameters(mha, "MultiHeadAttention.from_wrapper(wrapper)", _WIDE_SHAPES)
-    for name in ("W_query", "W_key", "W_value"):
+    for name in _WIDE_SHAPES:  # W_query, W_key, W_value
         blocks = [parameters(head)[name].detach() for head in heads]
         expect_close(found[name], torch.cat(blocks, dim=1), f"from_wrapper(wrapper).{name} (the heads' {name} side "
                      "by side)", reveal=True, atol=1e-6,
