@@ -26,6 +26,7 @@ from ._common import (
 )
 
 STEP = "cross_attention"
+KV_FROM_X1 = m.KV_FROM_X1  # the catalogue's words (selfcheck.mistakes), named here for tests and samples
 def _module(subject: Subject, rng: torch.Generator) -> tuple[Handle, list[torch.Tensor], int]:
     d_in, d_out_kq, d_out_v = distinct(rng, 3, 3, 12)
     module = build_module(subject, "CrossAttention", d_in, d_out_kq, d_out_v, seed=draw_seed(rng))

@@ -28,6 +28,9 @@ from ._common import (
 )
 
 STEP = "multi_head"
+SPLIT_SCRAMBLED, MERGE_SCRAMBLED, WIDE_SCALE = m.SPLIT_SCRAMBLED, m.MERGE_SCRAMBLED, m.WIDE_SCALE  # catalogue
+
+
 def _dims(rng: torch.Generator) -> tuple[int, int, int, int, int]:
     """``d_in, d_out_kq, d_out_v, heads, T``: all different, and T differs from the heads' total widths."""
     heads = randint(rng, 2, 5)
