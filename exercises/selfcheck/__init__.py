@@ -2,7 +2,8 @@
 
 The check library shared by the public tests (pytest), the notebooks and the grader:
 `selfcheck.subject` wraps learner code, `selfcheck.compare` asserts with clear messages,
-`selfcheck.registry` registers and runs checks, `selfcheck.public` holds the public checks.
+`selfcheck.registry` registers and runs checks, `selfcheck.mistakes` is the one catalogue of common
+mistakes, `selfcheck.public` holds the public checks (one module per step).
 """
 
 from .compare import expect_close, expect_equal, expect_handle, expect_inputs_unchanged, expect_raises, expect_tensor
