@@ -7,7 +7,7 @@
         requirements.txt           the documented install line installs this
         .gitignore
         attention/*.py             the stubs                      (from exercises/)
-        selfcheck/*.py             the check library, public checks
+        selfcheck/**/*.py          the check library, the mistake catalogue, public checks (public/<step>.py)
         tests/test_*.py            the public self-checks
         conftest.py, pytest.ini
         notebooks/*.ipynb          the learner notebooks, when exercises/notebooks/ has them
@@ -103,7 +103,7 @@ SECRET_KEY = re.compile(r"secret|token|passw|api_?key|private|credential|salt|se
 HIDDEN_SOURCES = ("hidden/*.py", "reference.py", "reference/*.py")  # under autograder/: the test content
 HIDDEN_PLUMBING = ("hidden/__init__.py", "hidden/notebook.py")  # how checks are loaded and run, not what they test
 FAST_GENERATORS = ("step table", "stubs")  # release generators cheap enough to re-render for the sync check
-PUBLIC_SOURCES = ("selfcheck/*.py", "tests/*.py", "conftest.py")  # under exercises/
+PUBLIC_SOURCES = ("selfcheck/*.py", "selfcheck/public/*.py", "tests/*.py", "conftest.py")  # under exercises/
 HIDDEN_MIN_TOKENS = 6  # a significant hidden-check line has at least this many tokens ...
 HIDDEN_MIN_WORDS = 4  # ... and this many names, keywords or numbers outside string literals
 REQUIREMENTS = """\
