@@ -25,7 +25,6 @@ import functools
 import math
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import torch
 
@@ -34,7 +33,7 @@ from ..errors import CheckFailed, EarlierStepUnfinished, NotImplementedYet
 from ..mistakes import MISTAKE_PREFIX, WRONG_DIM
 from ..registry import CheckFunction, CheckRegistry
 from ..steps import BY_ID, STEPS, StepInfo
-from ..subject import Handle, Subject, describe_value
+from ..subject import Handle, Subject
 
 PUBLIC = CheckRegistry()
 
@@ -116,12 +115,6 @@ def seeded(subject: Subject, seed: int = SEED) -> Subject:
     return subject
 
 
-def rand_draws(*shapes: tuple[int, ...], seed: int = SEED) -> list[torch.Tensor]:
-    """What ``torch.manual_seed(seed)``, then ``torch.rand(shape)`` per shape, draws (leaves the global RNG alone)."""
-    generator = torch.Generator().manual_seed(seed)
-    return [torch.rand(shape, generator=generator) for shape in shapes]
-
-
 def embedding_rows(token_ids: Sequence[int], vocab_size: int = 50_000, dim: int = 3, seed: int = SEED) -> torch.Tensor:
     """The rows of ``nn.Embedding(vocab_size, dim)`` made right after ``torch.manual_seed(seed)``."""
     weight = torch.randn(vocab_size, dim, generator=torch.Generator().manual_seed(seed))  # what N(0, 1) init draws
@@ -174,11 +167,6 @@ def expect_rows_sum_to_one(weights: torch.Tensor, what: str) -> None:
                 and torch.allclose(columns, torch.ones_like(columns), atol=1e-5) else "")
         raise CheckFailed(f"{what}: every row should sum to 1 (softmax over the last dimension), but the sums are "
                           f"{[round(float(s), 4) for s in sums.flatten()[:6]]}{hint}")
-
-
-def expect_type(value: Any, expected: type, what: str) -> None:
-    if type(value) is not expected:
-        raise CheckFailed(f"{what} should be a {expected.__name__}, but it is {describe_value(value)}")
 
 
 def needs_api(subject: Subject, name: str, module: str) -> Handle:
