@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import torch
-from test_hidden_checks import MISTAKES, Mistake, _decode_wrong_row, _ListHeads, reference_with, run_one
+from test_hidden_checks import MISTAKES, STYLES, Mistake, _decode_wrong_row, _ListHeads, reference_with, run_one
 
 from autograder import reference as ref
 from autograder.hidden import load_hidden_checks
@@ -258,3 +258,10 @@ def test_no_message_prints_a_line_of_the_solution() -> None:
     assert "register_buffer('mask'" not in run_one("causal_attention", reference_with(CausalSelfAttention=NoBuffer),
                                                    "parameters_and_mask", 3).message
 
+
+
+@pytest.mark.parametrize("step", [step.id for step in STEPS])
+def test_correct_code_in_other_styles_passes_every_public_check(step: str) -> None:
+    """The hidden checks' correct styles (einsum, loops, float64 inside, manual softmax) pass the public checks too."""
+    failing = _failing_public(step, **STYLES[step])
+    assert failing == {}, failing

@@ -108,7 +108,7 @@ def from_wrapper_matches(subject: Subject, rng: torch.Generator) -> None:
     wrapper = seeded(subject).MultiHeadAttentionWrapper(D_IN, D_KQ, D_V, HEADS)
     heads = _wrapper_heads(wrapper)
     mha = subject.MultiHeadAttention.from_wrapper(wrapper)
-    expect_handle(mha, "MultiHeadAttention.from_wrapper(wrapper)", base="MultiHeadAttention")
+    expect_handle(mha, "MultiHeadAttention.from_wrapper(wrapper)", base="Module")
     found = qkv_parameters(mha, "MultiHeadAttention.from_wrapper(wrapper)", _WIDE_SHAPES)
     for name in _WIDE_SHAPES:  # W_query, W_key, W_value
         blocks = [parameters(head)[name].detach() for head in heads]
