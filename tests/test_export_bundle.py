@@ -93,7 +93,7 @@ def test_release_writes_the_learner_folder_and_its_zip(released: tuple[Path, sub
 
     files = files_of(folder)
     expected = {"README.md", "requirements.txt", ".gitignore", "conftest.py", "pytest.ini", "attention/__init__.py",
-                *(f"attention/{m}.py" for m in MODULES), "selfcheck/__init__.py", "selfcheck/public.py",
+                *(f"attention/{m}.py" for m in MODULES), "selfcheck/__init__.py", "selfcheck/public/__init__.py",
                 "selfcheck/steps.py", *(f"tests/test_{n:02d}_{s.id}.py" for n, s in enumerate(COURSE.steps, 1))}
     assert expected <= files, expected - files
     notebooks = {p.relative_to(EXERCISES).as_posix() for p in EXERCISES.glob("notebooks/*.ipynb")}

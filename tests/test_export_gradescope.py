@@ -176,7 +176,7 @@ def test_the_zip_holds_the_scripts_the_grader_and_the_hidden_checks_but_no_solut
         infos = {info.filename: info for info in zipped.infolist()}
     names = set(infos)
     for name in ("setup.sh", "run_autograder", "requirements.txt", "check_environment.py", "course.yml",
-                 "README.md", "autograder/grading/gradescope_run.py", "exercises/selfcheck/public.py",
+                 "README.md", "autograder/grading/gradescope_run.py", "exercises/selfcheck/public/__init__.py",
                  *(f"autograder/hidden/{step.id}.py" for step in COURSE.steps)):
         assert name in names, name
     for name in ("setup.sh", "run_autograder"):

@@ -381,7 +381,8 @@ def self_attention_module(kind: str) -> type[nn.Module]:
             q, k, v = x @ self.W_query, x @ self.W_key, x @ self.W_value
             if kind == "swap":
                 q, k = k, q
-            weights = learner_weights(q @ k.mT, q.shape[-1], kind, causal=False)
+            d_k = v.shape[-1] if kind == "dv" else q.shape[-1]  # "dv": scaled by sqrt(d_v) instead of sqrt(d_k)
+            weights = learner_weights(q @ k.mT, d_k, kind, causal=False)
             return (weights.mT if kind == "transposed" else weights) @ v
 
     return Mutant
@@ -442,6 +443,47 @@ class _AppendDim0Cache(ref.KVCache):
         else:
             self.keys = torch.cat([self.keys, key.unsqueeze(0)])
             self.values = torch.cat([self.values, value.unsqueeze(0)])
+
+
+def _decode_wrong_row(attn: nn.Module, x_t: torch.Tensor, cache: Any) -> torch.Tensor:
+    """Appends first, then masks with the row of the previous position: the new token's own key is hidden."""
+    if len(cache) >= attn.mask.shape[-1]:
+        raise ValueError("full")
+    q, k, v = x_t @ attn.W_query, x_t @ attn.W_key, x_t @ attn.W_value
+    cache.append(k, v)
+    t = len(cache)
+    row = torch.ones(t, dtype=torch.bool) if t == 1 else torch.arange(t) >= t - 1  # blocks key t-1 (its own)
+    scores = (q.unsqueeze(-2) @ cache.keys.mT).squeeze(-2).masked_fill(row if t > 1 else ~row, NEG_INF)
+    return (torch.softmax(scores / math.sqrt(q.shape[-1]), -1).unsqueeze(-2) @ cache.values).squeeze(-2)
+
+
+_HISTORY: dict[int, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+
+
+def _decode_own_history(attn: nn.Module, x_t: torch.Tensor, cache: Any) -> torch.Tensor:
+    """Fills the cache but attends to a history of its own, never to what the cache holds."""
+    if len(cache) >= attn.mask.shape[-1]:
+        raise ValueError("full")
+    q, k, v = x_t @ attn.W_query, x_t @ attn.W_key, x_t @ attn.W_value
+    cache.append(k, v)
+    history = _HISTORY.setdefault(id(attn), [])
+    history.append((k, v))
+    keys, values = torch.stack([h[0] for h in history], -2), torch.stack([h[1] for h in history], -2)
+    weights = torch.softmax(q.unsqueeze(-2) @ keys.mT / math.sqrt(q.shape[-1]), -1)
+    return (weights @ values).squeeze(-2)
+
+
+def _token_output_int_lists(weights_row: Any, values: Any) -> torch.Tensor:
+    w, v = torch.as_tensor(weights_row), torch.as_tensor(values)
+    if v.shape[-2] < w.shape[-1]:
+        raise ValueError("too few rows")
+    return w @ v[: w.shape[-1]]  # int64 values meet float weights: torch's dtype error
+
+
+class _ListHeads(ref.MultiHeadAttentionWrapper):
+    def __init__(self, d_in: int, d_out_kq: int, d_out_v: int, num_heads: int) -> None:
+        nn.Module.__init__(self)
+        self.heads = [ref.SelfAttention(d_in, d_out_kq, d_out_v) for _ in range(num_heads)]
 
 
 def _decode(kind: str) -> Callable:
@@ -680,6 +722,17 @@ MISTAKES = [
     Mistake("kv_cache", "no scale", {"decode_step": _decode("noscale")}, "batched_decode", "not scaled"),
     Mistake("kv_cache", "no full check", {"decode_step": _decode("nofull")}, "full_cache", "should raise ValueError"),
     Mistake("kv_cache", "append on dim 0", {"KVCache": _AppendDim0Cache}, "cache_append", "batched"),
+    # the mistakes issue 9 lists, beyond the ones above
+    Mistake("self_attention", "sqrt(d_v)", {"SelfAttention": self_attention_module("dv")}, "forward_sequence",
+            "sqrt(d_v)"),
+    Mistake("kv_cache", "masked with the wrong row", {"decode_step": _decode_wrong_row}, "uses_cached_keys",
+            "newest key is masked out"),
+    Mistake("kv_cache", "cache not used", {"decode_step": _decode_own_history}, "uses_cached_keys",
+            "only the new token"),
+    Mistake("causal_attention", "int lists", {"token_output": _token_output_int_lists}, "token_output_example",
+            "floating dtype"),
+    Mistake("multi_head", "heads in a list", {"MultiHeadAttentionWrapper": _ListHeads}, "wrapper_heads",
+            "nn.ModuleList"),
 ]
 
 

@@ -66,7 +66,8 @@ def test_names_select_one_step_with_pytest_k() -> None:
 
 def test_public_checks_seed_through_the_subject() -> None:
     """Seeding this process does nothing where the grader runs learner code: only ``subject.manual_seed``."""
-    tree = ast.parse((EXERCISES / "selfcheck" / "public.py").read_text(encoding="utf-8"))
+    sources = (p.read_text(encoding="utf-8") for p in (EXERCISES / "selfcheck" / "public").glob("*.py"))
+    tree = ast.parse("\n".join(sources))
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "manual_seed":
             owner = ast.unparse(node.func.value)

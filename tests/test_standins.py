@@ -21,7 +21,7 @@ import torch
 from autograder import REPO_ROOT
 from autograder.course import load_course
 from autograder.grading.engine import Grader, SubmissionResult
-from autograder.grading.submissions import Submission
+from autograder.grading.intake import Submission
 from autograder.hidden import load_hidden_checks
 from autograder.sandbox.remote import Zygote
 

@@ -1,4 +1,6 @@
-"""Helpers shared by the hidden checks: randomness, learner modules, comparisons, common mistakes.
+"""Helpers shared by the hidden checks: randomness, learner modules, oracles.
+
+The common mistakes live in the one catalogue shared with the public checks, `selfcheck.mistakes`.
 
 Everything here runs in the trusted process. Randomness comes only from the check's generator
 ``rng``; seeded parameter draws happen in the process where learner code runs through
@@ -11,7 +13,6 @@ float32, float64-inside, einsum or manual-softmax solution is within the stated 
 
 from __future__ import annotations
 
-import itertools
 import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -21,29 +22,34 @@ import torch
 from torch.nn import functional as F
 
 from autograder import reference
-from selfcheck import CheckFailed, Handle, LocalSubject, Subject, expect_close, expect_handle, parameters
-from selfcheck.compare import ATOL, RTOL
+from selfcheck import Handle, LocalSubject, Subject, expect_close, expect_handle
+from selfcheck.compare import (
+    ATOL,
+    RTOL,
+    expect_bool,  # noqa: F401 - re-exported for the step modules
+    expect_parameters,
+)
+from selfcheck.compare import expect_draws as shared_expect_draws
+from selfcheck.mistakes import (  # noqa: F401 - the catalogue (selfcheck.mistakes), re-exported for the step modules
+    DIAGONAL_MASKED,
+    INVERTED,
+    MISTAKE_PREFIX,
+    NO_RENORM,
+    NO_SCALE,
+    SCALE_DK,
+    WEIGHTS_TRANSPOSED,
+    WRONG_DIM,
+    ZERO_NOT_INF,
+    f64,
+    output_mistakes,
+    recognise,
+    weight_mistakes,
+    with_mistake,
+)
 from selfcheck.steps import BY_ID, STEPS
 from selfcheck.subject import LocalHandle
 
 T = TypeVar("T")
-
-MISTAKE_PREFIX = "This looks like a common mistake"
-
-# Common mistakes, as the learner reads them.
-WRONG_DIM = "softmax over the wrong dimension (every row, one query over all keys, must sum to 1: use dim=-1)"
-SCALE_DK = "scores divided by d_k instead of sqrt(d_k)"
-NO_SCALE = "scores not scaled by 1/sqrt(d_k)"
-QK_SWAPPED = "queries and keys swapped (keys @ queries^T instead of queries @ keys^T)"
-WEIGHTS_TRANSPOSED = "the weights are transposed before multiplying the values (weights^T @ values)"
-DIAGONAL_MASKED = "the diagonal is masked too: every query must still see its own key (torch.triu(..., diagonal=1))"
-INVERTED = "the mask's polarity is inverted: the earlier keys are blocked instead of the later ones"
-ZERO_NOT_INF = "masked with 0 instead of -inf before the softmax (exp(0) = 1, so blocked keys still get weight)"
-NO_RENORM = "masked after the softmax without renormalizing: the rows no longer sum to 1"
-NO_MASK = "no causal mask: every query also sees the keys after it"
-WRONG_ORDER = "the parameters are drawn in the wrong order (torch.rand for W_query, then W_key, then W_value)"
-RANDN = "torch.randn instead of torch.rand (SPEC draws the projections uniformly from [0, 1))"
-
 
 # ---------------------------------------------------------------------------------------------
 # Randomness (only from the check's generator)
@@ -134,22 +140,10 @@ def build_module(subject: Subject, class_name: str, *args: int, seed: int, what:
 def projection_weights(
     module: Handle, what: str, shapes: Sequence[tuple[int, int]], prefix: str = ""
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The module's ``W_query``, ``W_key``, ``W_value`` parameters, with their shapes checked."""
-    params = parameters(module)
-    found = []
-    for name, shape in zip(("W_query", "W_key", "W_value"), shapes, strict=True):
-        full = prefix + name
-        if full not in params:
-            listed = ", ".join(sorted(params)) or "none"
-            raise CheckFailed(
-                f"{what} should have an nn.Parameter named `{full}` (its parameters: {listed}); "
-                "store the matrices as nn.Parameter attributes W_query, W_key, W_value"
-            )
-        value = params[full]
-        if tuple(value.shape) != tuple(shape):
-            raise CheckFailed(f"{what}: `{full}` has shape {tuple(value.shape)}, expected {tuple(shape)}")
-        found.append(value.detach().to(torch.float64))
-    return found[0], found[1], found[2]
+    """The module's ``W_query``, ``W_key``, ``W_value`` parameters (float64), checked by `expect_parameters`."""
+    found = expect_parameters(module, what, dict(zip(("W_query", "W_key", "W_value"), shapes, strict=True)),
+                              prefix=prefix, dtype=None)
+    return tuple(value.detach().to(torch.float64) for value in found.values())  # type: ignore[return-value]
 
 
 def draws(seed: int, shapes: Mapping[str, tuple[int, ...]], order: Sequence[str], draw: Callable = torch.rand) -> dict:
@@ -171,68 +165,14 @@ def expect_draws(
     parameter: bool = True,
     extra: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
 ) -> None:
-    """Compare seeded draws by name; a wrong draw order, ``torch.randn`` or an ``extra`` mistake is named.
-
-    ``expected`` is ordered like the draws SPEC prescribes; ``got`` maps the same names to what
-    the learner code produced (plain tensors read back from the learner's process).
-    """
+    """`selfcheck.compare.expect_draws` with the grader's own expectation (the reference's seeded draws)."""
     shapes = {name: tuple(value.shape) for name, value in expected.items()}
-    names = tuple(expected)
-    orders = itertools.permutations(names) if len(names) <= 3 else ()  # named orders only for W_query/W_key/W_value
-    wrong = [(order, draws(seed, shapes, order)) for order in orders if order != names]
-    randn_draws = draws(seed, shapes, names, torch.randn)
-    for name in names:
-        value = got.get(name)
-        if value is None:
-            raise CheckFailed(f"{what}: `{name}` is missing")
-        if parameter and isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter):
-            raise CheckFailed(f"{what}: `{name}` should be an nn.Parameter (so that it is trained and saved)")
-        mistakes: dict[str, torch.Tensor] = {
-            f"{WRONG_ORDER}; these were drawn in the order {', '.join(order)}": made[name] for order, made in wrong
-        }
-        mistakes[RANDN] = randn_draws[name]
-        for description, values in (extra or {}).items():
-            mistakes[description] = values[name]
-        expect_close_named(value, expected[name], f"{what}: `{name}`", mistakes=mistakes, atol=1e-6)
+    shared_expect_draws(got, seed, shapes, what, parameter=parameter, extra=extra, expected=expected)
 
 
 # ---------------------------------------------------------------------------------------------
 # Comparisons
 # ---------------------------------------------------------------------------------------------
-
-
-def _matches(actual: torch.Tensor, produced: torch.Tensor, rtol: float, atol: float) -> bool:
-    """Same shape and values; NaN matches NaN (a NaN-producing mistake can be recognised)."""
-    if tuple(actual.shape) != tuple(produced.shape):
-        return False
-    a = actual.detach().to(torch.float64)
-    p = produced.detach().to(torch.float64)
-    return bool(torch.isclose(a, p, rtol=rtol, atol=atol, equal_nan=True).all())
-
-
-def recognise(
-    actual: Any, mistakes: Mapping[str, torch.Tensor | None] | None, expected: torch.Tensor | None = None,
-    *, rtol: float = RTOL, atol: float = ATOL,
-) -> str | None:
-    """The mistakes whose result ``actual`` equals (and the correct result does not), joined; or ``None``.
-
-    Two mistakes can coincide on one input; then both are named rather than a possibly wrong one.
-    """
-    if not mistakes or not isinstance(actual, torch.Tensor):
-        return None
-    found = []
-    for description, produced in mistakes.items():
-        if produced is None:
-            continue
-        if expected is not None and _matches(expected, produced, rtol, atol):
-            continue  # indistinguishable from the right answer on this input
-        if _matches(actual, produced, rtol, atol):
-            found.append(description)
-    return "; or ".join(found) if found else None
-
-
-def with_mistake(message: str, mistake: str | None) -> str:
-    return message if mistake is None else f"{message}\n  {MISTAKE_PREFIX}: {mistake}."
 
 
 def expect_close_named(
@@ -245,23 +185,8 @@ def expect_close_named(
     atol: float = ATOL,
     dtype: torch.dtype | str | None = "floating",
 ) -> torch.Tensor:
-    """`selfcheck.expect_close`, recognising mistakes that produce NaN too."""
-    try:
-        return expect_close(actual, expected, what, rtol=rtol, atol=atol, dtype=dtype)
-    except CheckFailed as failure:
-        raise CheckFailed(with_mistake(str(failure), recognise(actual, mistakes, expected))) from None
-
-
-def expect_bool(value: Any, what: str) -> bool:
-    if type(value) is not bool:
-        raise CheckFailed(f"{what} should return a Python bool (True or False), not {_describe(value)}")
-    return value
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)} (use bool(...) or .item())"
-    return f"a {type(value).__name__}"
+    """`selfcheck.expect_close` (kept under this name for the step modules)."""
+    return expect_close(actual, expected, what, rtol=rtol, atol=atol, dtype=dtype, mistakes=mistakes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,65 +194,10 @@ def _describe(value: Any) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def f64(*tensors: torch.Tensor) -> list[torch.Tensor]:
-    return [t.detach().to(torch.float64) for t in tensors]
-
-
 def sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool = False) -> torch.Tensor:
     """The oracle: ``F.scaled_dot_product_attention`` in float64."""
     q, k, v = f64(q, k, v)
     return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-
-
-def _blocked(t_q: int, t_k: int, *, diagonal: int = 1, lower: bool = False) -> torch.Tensor:
-    ones = torch.ones(t_q, t_k, dtype=torch.bool)
-    return torch.tril(ones, diagonal=-diagonal) if lower else torch.triu(ones, diagonal=diagonal)
-
-
-def weight_mistakes(scores: torch.Tensor, d_k: float, *, causal: bool) -> dict[str, torch.Tensor]:
-    """Attention weights the common mistakes produce from ``scores`` (float64)."""
-    (s,) = f64(scores)
-    root = math.sqrt(d_k)
-    t_q, t_k = s.shape[-2], s.shape[-1]
-    if not causal:
-        return {
-            WRONG_DIM: torch.softmax(s / root, dim=-2),
-            SCALE_DK: torch.softmax(s / d_k, dim=-1),
-            NO_SCALE: torch.softmax(s, dim=-1),
-        }
-    inf = float("-inf")
-    future = _blocked(t_q, t_k)
-    plain = torch.softmax(s / root, dim=-1)
-    kept = plain.masked_fill(future, 0.0)
-    masked = (s / root).masked_fill(future, inf)
-    return {
-        DIAGONAL_MASKED: torch.softmax((s / root).masked_fill(_blocked(t_q, t_k, diagonal=0), inf), dim=-1),
-        INVERTED: torch.softmax((s / root).masked_fill(_blocked(t_q, t_k, lower=True), inf), dim=-1),
-        ZERO_NOT_INF: torch.softmax((s / root).masked_fill(future, 0.0), dim=-1),
-        NO_RENORM: kept,
-        NO_MASK: plain,
-        WRONG_DIM: torch.softmax(masked, dim=-2),
-        SCALE_DK: torch.softmax((s / d_k).masked_fill(future, inf), dim=-1),
-        NO_SCALE: torch.softmax(s.masked_fill(future, inf), dim=-1),
-    }
-
-
-def output_mistakes(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, causal: bool = False, swapped: bool = True
-) -> dict[str, torch.Tensor]:
-    """Attention outputs the common mistakes produce (float64)."""
-    q, k, v = f64(q, k, v)
-    d_k = q.shape[-1]
-    scores = q @ k.mT
-    result = {name: weights @ v for name, weights in weight_mistakes(scores, d_k, causal=causal).items()}
-    if swapped and q.shape[-2] == k.shape[-2]:
-        swapped_scores = k @ q.mT
-        if causal:
-            swapped_scores = swapped_scores.masked_fill(_blocked(*swapped_scores.shape[-2:]), float("-inf"))
-        result[QK_SWAPPED] = torch.softmax(swapped_scores / math.sqrt(d_k), dim=-1) @ v
-        if not causal:
-            result[WEIGHTS_TRANSPOSED] = torch.softmax(scores / math.sqrt(d_k), dim=-1).mT @ v
-    return result
 
 
 def conditioned(rng: torch.Generator, shape: Sequence[int], w_query: torch.Tensor, w_key: torch.Tensor) -> torch.Tensor:

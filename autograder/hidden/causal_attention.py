@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from autograder import reference as ref
@@ -16,6 +18,7 @@ from selfcheck import (
     expect_tensor,
     parameters,
 )
+from selfcheck import mistakes as m
 
 from . import HIDDEN
 from ._common import (
@@ -36,7 +39,7 @@ from ._common import (
 )
 
 STEP = "causal_attention"
-UNSLICED = "a shape error with T < context_length usually means the mask was not cut to the sequence: mask[:T, :T]"
+UNSLICED = m.UNSLICED
 
 
 def _module(subject: Subject, rng: torch.Generator) -> tuple[Handle, list[torch.Tensor], int, int]:
@@ -58,6 +61,17 @@ def _forward(module: Handle, x: torch.Tensor, context_length: int, what: str) ->
         raise
 
 
+def _token_output(subject: Subject, what: str, *args: Any) -> Any:
+    """``subject.token_output(*args)``; an error about mixed dtypes gets the catalogue's dtype hint."""
+    try:
+        return subject.token_output(*args)
+    except LearnerError as error:
+        note = m.dtype_note(error.learner_message)
+        if note is None:
+            raise
+        raise CheckFailed(f"{what}: {error.describe()}\n  {note}") from None
+
+
 def _expect_causal(module: Handle, x: torch.Tensor, weights: list[torch.Tensor], context_length: int,
                    what: str) -> None:
     q, k, v = (x.double() @ w for w in weights)
@@ -68,7 +82,8 @@ def _expect_causal(module: Handle, x: torch.Tensor, weights: list[torch.Tensor],
 @HIDDEN.check(STEP, "token_output([0.1, 0.6, 0.3], [[1, 2], [3, 0], [4, 5]]) is [3.1, 1.7] (lists in, a floating "
               "tensor out)", weight=1)
 def token_output_example(subject: Subject, rng: torch.Generator) -> None:
-    result = subject.token_output([0.1, 0.6, 0.3], [[1, 2], [3, 0], [4, 5]])
+    result = _token_output(subject, "token_output([0.1, 0.6, 0.3], [[1, 2], [3, 0], [4, 5]])", [0.1, 0.6, 0.3],
+                           [[1, 2], [3, 0], [4, 5]])
     expect_close(result, torch.tensor([3.1, 1.7], dtype=torch.float64), "token_output([0.1, 0.6, 0.3], "
                  "[[1, 2], [3, 0], [4, 5]])", reveal=True)
 
@@ -79,17 +94,13 @@ def token_output_random(subject: Subject, rng: torch.Generator) -> None:
     weights_row = torch.softmax(randn(rng, count, scale=1.5), dim=-1)
     values = randn(rng, count + randint(rng, 1, 5), d_v)
     w, v = weights_row.double(), values.double()
-    used = v[:count]
-    mistakes = {
-        "the weights are applied in reverse order: alpha_ij multiplies v_j": w.flip(0) @ used,
-        "the value rows are added up without their weights": used.sum(0),
-        "the last i+1 rows of values are used; use the first i+1 (v_0 ... v_i)": w @ v[-count:],
-    }
+    mistakes = m.token_output_mistakes(w, v)
     expect_close_named(subject.token_output(weights_row.clone(), values.clone()), ref.token_output(w, v),
                        "token_output(weights_row (i+1,), values (T, d_v)) on hidden tensors", mistakes=mistakes)
     int_values = torch.randint(-9, 10, (count + 1, d_v), generator=rng)
     expected = ref.token_output(w, int_values.double())
-    result = subject.token_output(weights_row.tolist(), int_values.tolist())
+    result = _token_output(subject, "token_output on nested lists (float weights, int values)", weights_row.tolist(),
+                           int_values.tolist())
     expect_close_named(result, expected, "token_output on nested lists (float weights, int values)")
 
 
@@ -102,8 +113,8 @@ def parameters_and_mask(subject: Subject, rng: torch.Generator) -> None:
     named_buffers = buffers(module)
     if "mask" not in named_buffers:
         where = " (it is a parameter: use register_buffer)" if "mask" in parameters(module) else ""
-        raise CheckFailed("CausalSelfAttention should register a buffer named `mask` with "
-                          f"self.register_buffer('mask', causal_mask(context_length)){where}")
+        raise CheckFailed("CausalSelfAttention should register a buffer named `mask` holding "
+                          f"causal_mask(context_length) (nn.Module.register_buffer){where}")
     mask = expect_tensor(named_buffers["mask"], "the `mask` buffer", shape=(context_length, context_length))
     expected_mask = ref.causal_mask(context_length)
     if not torch.equal(mask.double(), expected_mask.double()):

@@ -9,13 +9,11 @@ import torch
 
 from autograder import reference as ref
 from selfcheck import CheckFailed, LearnerError, Subject, expect_inputs_unchanged, expect_tensor
+from selfcheck import mistakes as m
+from selfcheck.compare import expect_exact
 
 from . import HIDDEN
 from ._common import (
-    DIAGONAL_MASKED,
-    INVERTED,
-    NO_RENORM,
-    ZERO_NOT_INF,
     distinct,
     expect_bool,
     expect_close_named,
@@ -43,36 +41,15 @@ def _causal_weights(rng: torch.Generator, *batch: int) -> torch.Tensor:
 
 
 def _expect_exact(actual: Any, expected: torch.Tensor, what: str, mistakes: dict[str, torch.Tensor]) -> None:
-    """Exact values first (any dtype), then the dtype: a wrong dtype alone says so."""
-    expect_tensor(actual, what, shape=tuple(expected.shape))
-    values_equal = torch.equal(actual.double(), expected.double())
-    if not values_equal:
-        found = [name for name, made in mistakes.items()
-                 if tuple(made.shape) == tuple(actual.shape) and torch.equal(actual.double(), made.double())]
-        mistake = "; or ".join(found) if found else None
-        raise CheckFailed(with_mistake(f"{what} does not have the right entries", mistake))
-    expect_tensor(actual, what, dtype=expected.dtype)
+    expect_exact(actual, expected, what, mistakes)
 
 
 @HIDDEN.check(STEP, "tril_mask(n): float32 ones on and below the diagonal; causal_mask(n): bool, True above the "
               "diagonal (blocked)", weight=2)
 def masks(subject: Subject, rng: torch.Generator) -> None:
     for n in (randint(rng, 2, 64), 1):
-        ones = torch.ones(n, n)
-        _expect_exact(subject.tril_mask(n), ref.tril_mask(n), "tril_mask(n)", {
-            "the diagonal is left out: a query attends to its own key (torch.tril(..., diagonal=0))":
-                torch.tril(ones, diagonal=-1),
-            "the polarity is inverted: ones above the diagonal instead of on and below": torch.triu(ones, diagonal=1),
-            "ones on and above the diagonal: the mask keeps the past, so the ones go on and below":
-                torch.triu(ones),
-        })
-        _expect_exact(subject.causal_mask(n), ref.causal_mask(n), "causal_mask(n)", {
-            "the diagonal is blocked too: use torch.triu(..., diagonal=1)": torch.triu(ones).bool(),
-            "the polarity is inverted: True must mark the blocked keys, those after the query":
-                torch.tril(ones).bool(),
-            "True below the diagonal: the blocked keys are those after the query (above the diagonal)":
-                torch.tril(ones, diagonal=-1).bool(),
-        })
+        _expect_exact(subject.tril_mask(n), ref.tril_mask(n), "tril_mask(n)", m.tril_mistakes(n))
+        _expect_exact(subject.causal_mask(n), ref.causal_mask(n), "causal_mask(n)", m.bool_mask_mistakes(n))
 
 
 @HIDDEN.check(STEP, "mask_and_renormalize: zero above the diagonal, then every row divided by its sum "
@@ -80,13 +57,7 @@ def masks(subject: Subject, rng: torch.Generator) -> None:
 def mask_and_renormalize_values(subject: Subject, rng: torch.Generator) -> None:
     weights = _causal_weights(rng, randint(rng, 2, 4))
     (w,) = f64(weights)
-    lower = torch.tril(w)
-    mistakes = {
-        NO_RENORM: lower,
-        DIAGONAL_MASKED: torch.tril(w, -1) / torch.tril(w, -1).sum(-1, keepdim=True),
-        INVERTED: torch.triu(w) / torch.triu(w).sum(-1, keepdim=True),
-        "the columns are renormalized instead of the rows (sum over dim=-1)": lower / lower.sum(-2, keepdim=True),
-    }
+    mistakes = m.renormalize_mistakes(w)
     expect_close_named(subject.mask_and_renormalize(weights.clone()), ref.mask_and_renormalize(w),
                        "mask_and_renormalize on hidden (B, T, T) weights", mistakes=mistakes)
 
@@ -96,15 +67,7 @@ def mask_and_renormalize_values(subject: Subject, rng: torch.Generator) -> None:
 def mask_scores_values(subject: Subject, rng: torch.Generator) -> None:
     scores, _ = _scores(rng, randint(rng, 2, 3), randint(rng, 2, 4))
     (s,) = f64(scores)
-    length = s.shape[-1]
-    ones = torch.ones(length, length, dtype=torch.bool)
-    mistakes = {
-        ZERO_NOT_INF: s.masked_fill(torch.triu(ones, 1), 0.0),
-        DIAGONAL_MASKED: s.masked_fill(torch.triu(ones), NEG_INF),
-        INVERTED: s.masked_fill(torch.tril(ones, -1), NEG_INF),
-        "+inf instead of -inf (softmax would put all the weight on the blocked keys)":
-            s.masked_fill(torch.triu(ones, 1), float("inf")),
-    }
+    mistakes = m.mask_score_mistakes(s)
     expect_close_named(subject.mask_scores(scores.clone()), ref.mask_scores(s),
                        "mask_scores on hidden (A, B, T, T) scores", mistakes=mistakes)
 
@@ -144,35 +107,8 @@ def causal_weights_properties(subject: Subject, rng: torch.Generator) -> None:
 
 
 def _is_causal_cases(rng: torch.Generator) -> list[tuple[torch.Tensor, bool, str, str]]:
-    """(matrix, expected, description, what a wrong answer suggests)."""
-    length = randint(rng, 3, 12)
-    lower = torch.tril(randn(rng, length, length)) + torch.eye(length)  # nonzero diagonal
-    nonzero_above = lower.clone()
-    row = randint(rng, 0, length - 2)
-    nonzero_above[row, randint(rng, row + 1, length - 1)] = 1e-3
-    batch = torch.tril(randn(rng, 3, length, length))
-    batch[-1, 0, length - 1] = 0.5
-    return [
-        (lower, True, "a lower-triangular matrix with a nonzero diagonal",
-         "the diagonal is not above the diagonal: only entries with j > i must be 0 or -inf"),
-        (ref.mask_scores(randn(rng, length, length)), True, "scores masked with -inf above the diagonal",
-         "-inf above the diagonal counts as masked, just like 0"),
-        (ref.causal_attention_weights(randn(rng, 2, 3, length, length), 4), True,
-         "a (2, 3, n, n) batch of causal weights", "every matrix of a batch counts"),
-        (torch.zeros(1, 1), True, "a 1 x 1 matrix", "a 1 x 1 matrix has nothing above its diagonal"),
-        (lower.masked_fill(torch.tril(torch.ones(length, length, dtype=torch.bool), -1), NEG_INF), True,
-         "a matrix with -inf below the diagonal", "only the entries above the diagonal matter"),
-        (nonzero_above, False, "a matrix with one small nonzero entry above the diagonal",
-         "any entry above the diagonal other than 0 or -inf makes it False (compare exactly, not with a tolerance)"),
-        (batch, False, "a batch whose last matrix has a nonzero entry above the diagonal",
-         "check every matrix of the batch, not only the first"),
-        (lower.T.contiguous(), False, "an upper-triangular matrix",
-         "the polarity is inverted: the entries above the diagonal (j > i) must be masked"),
-        (lower.masked_fill(torch.triu(torch.ones(length, length, dtype=torch.bool), 1), float("inf")), False,
-         "a matrix with +inf above the diagonal", "only -inf counts as masked, +inf does not"),
-        (lower.masked_fill(torch.triu(torch.ones(length, length, dtype=torch.bool), 1), float("nan")), False,
-         "a matrix with NaN above the diagonal", "NaN is neither 0 nor -inf, so it makes the matrix not causal"),
-    ]
+    """(matrix, expected, description, what a wrong answer suggests): the catalogue's cases on hidden draws."""
+    return m.is_causal_cases(rng, randint(rng, 3, 12))
 
 
 @HIDDEN.check(STEP, "is_causal: True iff every entry above the diagonal is 0 or -inf (NaN and +inf are not), "

@@ -9,58 +9,24 @@ import torch
 
 from autograder import reference as ref
 from selfcheck import CallFailed, CheckFailed, LearnerError, Subject, expect_equal
+from selfcheck import mistakes as m
+from selfcheck.compare import expect_int, expect_pairs
 
 from . import HIDDEN
-from ._common import randint, with_mistake
+from ._common import randint
 
 STEP = "causal_pairs"
 FUNCTIONS = ("causal_pairs", "count_causal_pairs", "keys_attended")
 SLOW_SECONDS = 0.2  # a closed form answers in microseconds; a loop over 10**7 numbers takes longer
-CLOSED_FORM = (
-    "count_causal_pairs must use a closed form (1 + 2 + ... + n = n (n + 1) / 2, computed with //), "
-    "not a loop or a list of the pairs: it has to be instant even for 10**9 tokens"
-)
-
-
-def _pair_mistakes(n: int) -> dict[str, list[tuple[int, int]]]:
-    return {
-        "the pairs are (j, i) instead of (i, j): the query's position i comes first": [
-            (j, i) for i in range(n) for j in range(i + 1)],
-        "j < i leaves out the diagonal: every query is also compared with its own key (j <= i)": [
-            (i, j) for i in range(n) for j in range(i)],
-        "ordered by j, then i; order by the query i first, then the key j": [
-            (i, j) for j in range(n) for i in range(j, n)],
-        "every pair (i, j) is listed; causal attention skips the keys after the query (j > i)": [
-            (i, j) for i in range(n) for j in range(n)],
-        "j >= i lists the keys after the query; causal attention uses j <= i": [
-            (i, j) for i in range(n) for j in range(i, n)],
-    }
+CLOSED_FORM = m.CLOSED_FORM
 
 
 def _expect_pairs(actual: Any, n: int, what: str) -> None:
-    expected = ref.causal_pairs(n)
-    if not isinstance(actual, list):
-        raise CheckFailed(f"{what} should be a list of (i, j) tuples, but it is a {type(actual).__name__}")
-    if any(type(p) is not tuple or len(p) != 2 or any(type(v) is not int for v in p) for p in actual):
-        raise CheckFailed(f"{what} should hold (i, j) tuples of two Python ints (found other items)")
-    if actual == expected:
-        return
-    mistake = next((name for name, made in _pair_mistakes(n).items() if made == actual and made != expected), None)
-    if len(actual) == len(expected):
-        how = "it has the right number of pairs, but not the right pairs in the right order"
-    else:
-        how = f"it has {'more' if len(actual) > len(expected) else 'fewer'} pairs than it should"
-    raise CheckFailed(with_mistake(f"{what} is not the right list: {how}", mistake))
+    expect_pairs(actual, ref.causal_pairs(n), what, m.pair_mistakes(n))
 
 
 def _expect_int(actual: Any, expected: int, what: str, mistakes: dict[str, int] | None = None) -> None:
-    if isinstance(actual, float) and float(expected) == actual:
-        raise CheckFailed(f"{what} should be an int, but it is a float: use integer division // for an exact count")
-    if type(actual) is not int:
-        raise CheckFailed(f"{what} should be a Python int, but it is a {type(actual).__name__}")
-    if actual != expected:
-        mistake = next((name for name, value in (mistakes or {}).items() if value == actual), None)
-        raise CheckFailed(with_mistake(f"{what} is not the right number", mistake))
+    expect_int(actual, expected, what, mistakes)
 
 
 def _timed_count(subject: Subject, n: int) -> float:
@@ -100,8 +66,7 @@ def pairs_random(subject: Subject, rng: torch.Generator) -> None:
 def count_closed_form(subject: Subject, rng: torch.Generator) -> None:
     for n in (0, 1, randint(rng, 2, 64), randint(rng, 65, 5000)):
         _expect_int(subject.count_causal_pairs(n), n * (n + 1) // 2, "count_causal_pairs(n) for a hidden n",
-                    {"n * n / 2 or n (n - 1) / 2 leaves out the diagonal pairs (i, i)": n * (n - 1) // 2,
-                     "n * n counts every pair, not only j <= i": n * n})
+                    m.count_mistakes(n))
     for n in (1_000, 3_000, 100_000, 10**7, 10**9):
         elapsed = _timed_count(subject, n)
         if elapsed > SLOW_SECONDS and n < 10**9:
@@ -117,7 +82,7 @@ def count_closed_form(subject: Subject, rng: torch.Generator) -> None:
 def keys_attended_values(subject: Subject, rng: torch.Generator) -> None:
     for position in (0, randint(rng, 1, 63), randint(rng, 64, 10**6)):
         _expect_int(subject.keys_attended(position), position + 1, "keys_attended(position) for a hidden position",
-                    {"the query's own key is not counted (position 0 attends to one key, itself)": position})
+                    m.keys_attended_mistakes(position))
 
 
 @HIDDEN.check(STEP, "negative, bool and non-integer arguments raise ValueError (TypeError accepted for "
@@ -140,7 +105,7 @@ def invalid_arguments(subject: Subject, rng: torch.Generator) -> None:
                 if isinstance(error, accepted):
                     continue
                 raise CheckFailed(f"{name}({label}) should raise {names}, but it raised {error.type_name}") from None
-            hint = " (bool is a subclass of int: reject it explicitly)" if isinstance(value, bool) else ""
+            hint = f" ({m.BOOL_IS_INT})" if isinstance(value, bool) else ""
             raise CheckFailed(f"{name}({label}) should raise {names}, but it returned a value of type "
                               f"{type(result).__name__}{hint}")
 

@@ -8,6 +8,7 @@ import torch
 
 from autograder import reference as ref
 from selfcheck import CheckFailed, Handle, LearnerError, Subject, expect_inputs_unchanged, parameters
+from selfcheck import mistakes as m
 
 from . import HIDDEN
 from ._common import (
@@ -25,13 +26,7 @@ from ._common import (
 )
 
 STEP = "cross_attention"
-SWAPPED_INPUTS = "x_1 and x_2 are swapped: the queries come from x_1, the keys and values from x_2"
-QUERIES_FROM_X2 = "the queries are taken from x_2; they come from x_1 (keys and values come from x_2)"
-KV_FROM_X1 = "the keys and values are taken from x_1 (that is self-attention on x_1); they come from x_2"
-KEYS_FROM_X1 = "the keys are taken from x_1; keys and values both come from x_2"
-VALUES_FROM_X1 = "the values are taken from x_1; keys and values both come from x_2"
-
-
+KV_FROM_X1 = m.KV_FROM_X1  # the catalogue's words (selfcheck.mistakes), named here for tests and samples
 def _module(subject: Subject, rng: torch.Generator) -> tuple[Handle, list[torch.Tensor], int]:
     d_in, d_out_kq, d_out_v = distinct(rng, 3, 3, 12)
     module = build_module(subject, "CrossAttention", d_in, d_out_kq, d_out_v, seed=draw_seed(rng))
@@ -52,24 +47,13 @@ def _expect_cross(module: Handle, x_1: torch.Tensor, x_2: torch.Tensor, weights:
     w_q, w_k, w_v = weights
     a, b = x_1.double(), x_2.double()
     expected = sdpa(a @ w_q, b @ w_k, b @ w_v)
-    mistakes = {
-        SWAPPED_INPUTS: sdpa(b @ w_q, a @ w_k, a @ w_v),
-        QUERIES_FROM_X2: sdpa(b @ w_q, b @ w_k, b @ w_v),
-        KV_FROM_X1: sdpa(a @ w_q, a @ w_k, a @ w_v),
-    }
-    if x_1.shape == x_2.shape:
-        mistakes[KEYS_FROM_X1] = sdpa(a @ w_q, a @ w_k, b @ w_v)
-        mistakes[VALUES_FROM_X1] = sdpa(a @ w_q, b @ w_k, a @ w_v)
-    mistakes.update(output_mistakes(a @ w_q, b @ w_k, b @ w_v, swapped=False))
+    mistakes = m.cross_mistakes(x_1, x_2, w_q, w_k, w_v)
     try:
         result = module(x_1, x_2)
     except LearnerError as error:
         if x_1.shape[-2] == x_2.shape[-2] or not isinstance(error, RuntimeError):
             raise
-        raise CheckFailed(
-            f"{what}: {error.describe()}\n  With T_1 != T_2 a shape error usually means that the keys or the values "
-            "were taken from x_1: both come from x_2."
-        ) from None
+        raise CheckFailed(f"{what}: {error.describe()}\n  {m.CROSS_SHAPE_ERROR}") from None
     expect_close_named(result, expected, what, mistakes=mistakes)
 
 

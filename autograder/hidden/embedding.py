@@ -7,6 +7,7 @@ from torch import nn
 
 from autograder import reference as ref
 from selfcheck import CheckFailed, Subject, expect_close, expect_inputs_unchanged, expect_tensor
+from selfcheck import mistakes as m
 
 from . import HIDDEN
 from ._common import draw_seed, expect_close_named, isolated, randint
@@ -46,8 +47,8 @@ def random_arguments(subject: Subject, rng: torch.Generator) -> None:
         return nn.Embedding(vocab_size, dim).weight.detach()[ids]
 
     mistakes = {
-        "the seed argument is ignored (seed 123 is used whatever seed is given)": isolated(unseeded_default),
-        "torch.randn(vocab_size, dim) instead of nn.Embedding(vocab_size, dim)": isolated(randn_rows),
+        m.SEED_IGNORED: isolated(unseeded_default),
+        m.EMBED_RANDN: isolated(randn_rows),
     }
     result = subject.embed(ids, vocab_size=vocab_size, dim=dim, seed=seed)
     expect_close_named(result, expected, "embed with hidden ids, vocab_size, dim and seed", mistakes=mistakes,

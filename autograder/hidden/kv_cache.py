@@ -11,11 +11,10 @@ import math
 import torch
 
 from selfcheck import CheckFailed, Handle, LearnerError, Subject, expect_close, expect_handle, expect_inputs_unchanged
+from selfcheck import mistakes as m
 
 from . import HIDDEN
 from ._common import (
-    NO_SCALE,
-    SCALE_DK,
     conditioned,
     distinct,
     draw_seed,
@@ -28,9 +27,7 @@ from ._common import (
 )
 
 STEP = "kv_cache"
-ONLY_NEW = "only the new token is attended to: its query must be compared with every key in the cache"
-NOT_APPENDED = "the new token's key and value are not in the cache when it is attended to: append them first"
-QUERIES_CACHED = "the queries are cached instead of the keys"
+QUERIES_CACHED = m.QUERIES_CACHED
 
 
 def _attention(subject: Subject, rng: torch.Generator, context_length: int | None = None
@@ -48,17 +45,9 @@ def _new_cache(subject: Subject) -> Handle:
     return expect_handle(subject.KVCache(), "KVCache()")
 
 
-def _row_mistakes(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> dict[str, torch.Tensor]:
-    """What the common mistakes give for one query row ``q`` against ``keys``/``values`` (new token last)."""
-    d_k = q.shape[-1]
-    scores = (q.unsqueeze(-2) @ keys.mT).squeeze(-2)
-    return {
-        ONLY_NEW: values[..., -1, :],
-        NOT_APPENDED: sdpa(q.unsqueeze(-2), keys[..., :-1, :], values[..., :-1, :]).squeeze(-2)
-        if keys.shape[-2] > 1 else None,
-        SCALE_DK: (torch.softmax(scores / d_k, dim=-1).unsqueeze(-2) @ values).squeeze(-2),
-        NO_SCALE: (torch.softmax(scores, dim=-1).unsqueeze(-2) @ values).squeeze(-2),
-    }
+def _row_mistakes(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> dict[str, torch.Tensor | None]:
+    """What the catalogue's mistakes give for one query row ``q`` against ``keys``/``values`` (new token last)."""
+    return m.decode_row_mistakes(q, keys, values)
 
 
 def _decode_all(subject: Subject, attn: Handle, x: torch.Tensor, weights: list[torch.Tensor], what: str,
@@ -92,7 +81,8 @@ def cache_append(subject: Subject, rng: torch.Generator) -> None:
         if len(cache) != count:
             raise CheckFailed(f"after {count} appends of {kind}, len(cache) is {len(cache)}")
         layout = "(B, t, d)" if batch else "(t, d)"
-        expect_close(cache.keys, keys, f"cache.keys after appending {kind}, {layout}", atol=0, rtol=0)
+        expect_close(cache.keys, keys, f"cache.keys after appending {kind}, {layout}", atol=0, rtol=0,
+                     mistakes={m.CACHE_DIM0: keys.transpose(0, 1)} if batch else None)
         expect_close(cache.values, values, f"cache.values after appending {kind}, {layout}", atol=0, rtol=0)
 
 

@@ -9,6 +9,7 @@ from torch import nn
 
 from autograder import reference as ref
 from selfcheck import CheckFailed, Handle, Subject, expect_handle, expect_inputs_unchanged, parameters
+from selfcheck import mistakes as m
 
 from . import HIDDEN
 from ._common import (
@@ -19,7 +20,6 @@ from ._common import (
     expect_draws,
     f64,
     isolated,
-    output_mistakes,
     projection_weights,
     randint,
     randn,
@@ -28,15 +28,7 @@ from ._common import (
 )
 
 STEP = "multi_head"
-SPLIT_SCRAMBLED = (
-    "heads scrambled: the projections were reshaped straight to (..., heads, T, d_head) without a transpose; "
-    "reshape to (..., T, heads, d_head), then transpose the heads before T"
-)
-MERGE_SCRAMBLED = (
-    "heads scrambled when merging: (..., heads, T, d_v) was reshaped to (..., T, heads * d_v) without "
-    "transposing back to (..., T, heads, d_v) first"
-)
-WIDE_SCALE = "scores scaled by sqrt(num_heads * d_out_kq) instead of sqrt(d_out_kq), the width of one head"
+SPLIT_SCRAMBLED, MERGE_SCRAMBLED, WIDE_SCALE = m.SPLIT_SCRAMBLED, m.MERGE_SCRAMBLED, m.WIDE_SCALE  # catalogue
 
 
 def _dims(rng: torch.Generator) -> tuple[int, int, int, int, int]:
@@ -59,38 +51,17 @@ def _input(rng: torch.Generator, batch: int, length: int, d_in: int, w_query: to
 
 
 def _split(x: torch.Tensor, heads: int) -> torch.Tensor:
-    # (..., T, heads * d) -> (..., T, heads, d) -> (..., heads, T, d)
-    return x.unflatten(-1, (heads, x.shape[-1] // heads)).transpose(-3, -2)
-
-
-def _merge(x: torch.Tensor) -> torch.Tensor:
-    # (..., heads, T, d) -> (..., T, heads, d) -> (..., T, heads * d)
-    return x.transpose(-3, -2).flatten(-2)
+    return m.split_heads(x, heads)  # (..., T, heads * d) -> (..., heads, T, d)
 
 
 def _expected_and_mistakes(
     x: torch.Tensor, w_query: torch.Tensor, w_key: torch.Tensor, w_value: torch.Tensor, heads: int
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The oracle (F.scaled_dot_product_attention per head) and the common mistakes' outputs."""
+    """The oracle (F.scaled_dot_product_attention per head) and the catalogue's mistakes' outputs."""
     (x,) = f64(x)
-    wide_q, wide_k, wide_v = x @ w_query, x @ w_key, x @ w_value
-    q, k, v = _split(wide_q, heads), _split(wide_k, heads), _split(wide_v, heads)
-    expected = _merge(sdpa(q, k, v))
-    length = x.shape[-2]
-
-    def raw(t: torch.Tensor) -> torch.Tensor:  # (..., T, heads * d) -> (..., heads, T, d) by reshape only
-        return t.reshape(*t.shape[:-2], heads, length, t.shape[-1] // heads)
-
-    scrambled = sdpa(raw(wide_q), raw(wide_k), raw(wide_v))
-    merged_raw = sdpa(q, k, v)
-    mistakes = {
-        SPLIT_SCRAMBLED: _merge(scrambled),
-        f"{SPLIT_SCRAMBLED}; the merge has the same problem": scrambled.reshape(*x.shape[:-1], -1),
-        MERGE_SCRAMBLED: merged_raw.reshape(*x.shape[:-1], -1),
-        WIDE_SCALE: _merge(torch.softmax(q @ k.mT / math.sqrt(wide_q.shape[-1]), dim=-1) @ v),
-    }
-    mistakes.update({name: _merge(out) for name, out in output_mistakes(q, k, v, swapped=False).items()})
-    return expected, mistakes
+    q, k, v = (m.split_heads(x @ w, heads) for w in (w_query, w_key, w_value))
+    _, mistakes = m.multi_head(x, w_query, w_key, w_value, heads)
+    return m.merge_heads(sdpa(q, k, v)), mistakes
 
 
 def _wrapper_weights(wrapper: Handle, d_in: int, d_out_kq: int, d_out_v: int, heads: int) -> list[torch.Tensor]:
@@ -121,8 +92,7 @@ def wrapper_heads(subject: Subject, rng: torch.Generator) -> None:
     if len(names) != 3 * heads:
         raise CheckFailed(
             f"MultiHeadAttentionWrapper with {heads} heads has {len(names)} parameters, expected {3 * heads} "
-            "(W_query, W_key, W_value per head); [SelfAttention(...)] * num_heads repeats one module: "
-            "build a new SelfAttention for every head"
+            f"(W_query, W_key, W_value per head)\n  {m.MISTAKE_PREFIX}: {m.SHARED_HEAD}."
         )
 
 
@@ -212,7 +182,7 @@ def from_wrapper(subject: Subject, rng: torch.Generator) -> None:
                                              (d_out_kq, d_out_kq, d_out_v), strict=True):
         reversed_blocks = torch.cat(list(reversed(expected.split(width, dim=1))), dim=1)
         expect_close_named(actual, expected, f"from_wrapper(wrapper).{name} (the heads' {name} side by side)",
-                           mistakes={"the heads' blocks are in reverse order": reversed_blocks}, atol=1e-6)
+                           mistakes={m.BLOCKS_REVERSED: reversed_blocks}, atol=1e-6)
     x = _input(rng, randint(rng, 2, 4), length, d_in, wide[0], wide[1], heads)
     expected, mistakes = _expected_and_mistakes(x, *wide, heads)
     expect_close_named(built(x), expected, "from_wrapper(wrapper) on a hidden (B, T, d_in) input, compared with "

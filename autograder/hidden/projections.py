@@ -9,13 +9,13 @@ from torch import nn
 
 from autograder import reference as ref
 from selfcheck import CheckFailed, Subject, expect_inputs_unchanged
+from selfcheck import mistakes as m
 
 from . import HIDDEN
 from ._common import distinct, draw_seed, draws, expect_close_named, expect_draws, isolated, randint, randn
 
 STEP = "projections"
 NAMES = ("W_query", "W_key", "W_value")
-RESEEDED = "the generator is reseeded when seed is None: call torch.manual_seed only when a seed is given"
 
 
 def _dims(rng: torch.Generator) -> tuple[int, int, int]:
@@ -74,7 +74,7 @@ def unseeded_draws(subject: Subject, rng: torch.Generator) -> None:
     shapes = _shapes(d_in, d_out_kq, d_out_v)
     subject.manual_seed(seed)
     result = subject.init_projections(d_in, d_out_kq, d_out_v)
-    reseeded = {f"{RESEEDED} (here with seed {s})": draws(s, shapes, NAMES) for s in (123, 0, 42)}
+    reseeded = {f"{m.RESEEDED} (here with seed {s})": draws(s, shapes, NAMES) for s in (123, 0, 42)}
     what = "init_projections(d_in, d_out_kq, d_out_v) after torch.manual_seed"
     _expect_draws(result, seed, (d_in, d_out_kq, d_out_v), what, reseeded)
 
@@ -91,11 +91,7 @@ def _expect_projections(subject: Subject, x: torch.Tensor, weights: list[torch.T
     expected = [x.double() @ w.double() for w in weights]
     labels = ("queries", "keys", "values")
     for index, (label, got, want) in enumerate(zip(labels, result, expected, strict=True)):
-        mistakes = {
-            f"the results are returned in the wrong order ({label} is x @ {NAMES[other]}); return "
-            "(queries, keys, values) = (x @ W_query, x @ W_key, x @ W_value)": expected[other]
-            for other in range(3) if other != index
-        }
+        mistakes = m.returned_order_mistakes(expected, index, NAMES, label)
         expect_close_named(got, want, f"{what}: {label}", mistakes=mistakes)
 
 

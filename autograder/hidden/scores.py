@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from autograder import reference as ref
 from selfcheck import Subject, expect_inputs_unchanged, expect_tensor
+from selfcheck import mistakes as m
 
 from . import HIDDEN
 from ._common import distinct, expect_close_named, f64, randint, randn
 
 STEP = "scores"
-
-
-def _mistakes(queries: torch.Tensor, keys: torch.Tensor) -> dict[str, torch.Tensor]:
-    q, k = f64(queries, keys)
-    scores = ref.attention_scores(q, k)
-    d_k = q.shape[-1]
-    mistakes = {
-        "the scores are already scaled by 1/sqrt(d_k): attention_scores returns the unnormalized scores "
-        "(scaling belongs to attention_weights)": scores / math.sqrt(d_k),
-        "the scores are divided by d_k: attention_scores returns the unnormalized scores": scores / d_k,
-    }
-    if q.dim() >= 2:
-        mistakes["keys @ queries^T instead of queries @ keys^T (the result is transposed)"] = scores.mT
-    return mistakes
 
 
 def _case(rng: torch.Generator, batch: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,7 +22,7 @@ def _case(rng: torch.Generator, batch: tuple[int, ...]) -> tuple[torch.Tensor, t
 def _expect_scores(subject: Subject, queries: torch.Tensor, keys: torch.Tensor, what: str) -> None:
     expected = ref.attention_scores(*f64(queries, keys))
     result = subject.attention_scores(queries.clone(), keys.clone())
-    expect_close_named(result, expected, what, mistakes=_mistakes(queries, keys))
+    expect_close_named(result, expected, what, mistakes=m.score_mistakes(queries, keys))
 
 
 @HIDDEN.check(STEP, "one query vector (d_k,) against keys (T_k, d_k) gives T_k scores", weight=1.5)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from autograder import reference as ref
 from selfcheck import CheckFailed, LearnerError, Subject, expect_close, expect_equal, expect_tensor
+from selfcheck import mistakes as m
+from selfcheck.compare import expect_vocab
 
 from . import HIDDEN
 from ._common import permutation, randint, with_mistake
@@ -44,26 +44,6 @@ def _random_text(rng: torch.Generator, words: list[str], length: int) -> str:
     return "".join(parts)
 
 
-def _expect_vocab(actual: Any, expected: dict[str, int], what: str, mistakes: dict[str, Any]) -> None:
-    if not isinstance(actual, dict):
-        raise CheckFailed(f"{what} should be a dict mapping words to ids, but it is a {type(actual).__name__}")
-    bad_keys = [k for k in actual if not isinstance(k, str)]
-    bad_values = [v for v in actual.values() if type(v) is not int]
-    if bad_keys or bad_values:
-        raise CheckFailed(f"{what} should map str words to Python int ids (found other key or value types)")
-    if actual == expected:
-        return
-    recognised = next((name for name, produced in mistakes.items() if produced == actual), None)
-    missing = len(set(expected) - set(actual))
-    extra = len(set(actual) - set(expected))
-    wrong = sum(1 for k, v in expected.items() if k in actual and actual[k] != v)
-    message = (
-        f"{what} is not the right vocabulary: {missing} word(s) missing, {extra} unexpected key(s), "
-        f"{wrong} word(s) with a wrong id (out of {len(expected)} distinct words)"
-    )
-    raise CheckFailed(with_mistake(message, recognised))
-
-
 @HIDDEN.check(STEP, "build_vocab and encode on the course's example sentence", weight=1)
 def example_sentence(subject: Subject, rng: torch.Generator) -> None:
     vocab = subject.build_vocab(FACT_TEXT)
@@ -78,19 +58,7 @@ def vocab_random_text(subject: Subject, rng: torch.Generator) -> None:
     words = _random_words(rng, randint(rng, 12, 30))
     text = _random_text(rng, words, randint(rng, 25, 60))
     expected = ref.build_vocab(text)
-    split = text.split()
-    mistakes = {
-        "the words were lowercased: case must be kept ('The' and 'the' are different words)":
-            ref.build_vocab(text.lower()),
-        "the words are numbered in order of appearance instead of sorted": {
-            w: i for i, w in enumerate(dict.fromkeys(split))},
-        "text.split(' ') splits on single spaces only; text.split() splits on any whitespace": {
-            w: i for i, w in enumerate(sorted(set(text.split(" "))))},
-        "ids start at 1 instead of 0": {w: i + 1 for w, i in expected.items()},
-        "the words are sorted ignoring case; use Python's own order (sorted(...) without a key)": {
-            w: i for i, w in enumerate(sorted(set(split), key=str.lower))},
-    }
-    _expect_vocab(subject.build_vocab(text), expected, "build_vocab on a hidden text", mistakes)
+    expect_vocab(subject.build_vocab(text), expected, "build_vocab on a hidden text", m.vocab_mistakes(text))
 
 
 @HIDDEN.check(STEP, "encode: the ids the given vocabulary assigns, in the text's order", weight=2)
@@ -107,7 +75,7 @@ def encode_random_text(subject: Subject, rng: torch.Generator) -> None:
         mistake = None
         rebuilt = ref.encode(text, ref.build_vocab(text))
         if not actual.is_floating_point() and torch.equal(actual.long(), rebuilt):
-            mistake = "the vocabulary was rebuilt from the text instead of using the vocab argument"
+            mistake = m.VOCAB_REBUILT
         raise CheckFailed(with_mistake("encode on a hidden text: the ids are not the vocabulary's ids", mistake))
 
 
@@ -150,5 +118,5 @@ def encode_dtype_and_empty(subject: Subject, rng: torch.Generator) -> None:
         except CheckFailed as failure:
             mistake = None
             if isinstance(result, torch.Tensor) and result.dtype == torch.float32:
-                mistake = "torch.tensor([]) is float32; pass dtype=torch.long (or torch.int64)"
+                mistake = m.FLOAT_EMPTY
             raise CheckFailed(with_mistake(str(failure), mistake)) from None

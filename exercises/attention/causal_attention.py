@@ -46,7 +46,7 @@ class CausalSelfAttention(nn.Module):
     """
 
     def __init__(self, d_in: int, d_out_kq: int, d_out_v: int, context_length: int) -> None:
-        """A ``context_length`` that is not a positive integer raises ``ValueError``.
+        """The projections as in ``SelfAttention``, and the mask of ``context_length`` tokens as a buffer.
 
         Hint: ``self.register_buffer(name, tensor)``.
         """
@@ -56,7 +56,6 @@ class CausalSelfAttention(nn.Module):
         """Causal context vectors: row ``i`` only depends on the tokens ``0 .. i`` of ``x``.
 
         Shapes: ``x`` is ``(T, d_in)`` or ``(B, T, d_in)`` with ``T <= context_length``; the
-        result is ``(T, d_out_v)`` or ``(B, T, d_out_v)``. A longer sequence, or an ``x`` whose
-        last dimension is not ``d_in``, raises ``ValueError``.
+        result is ``(T, d_out_v)`` or ``(B, T, d_out_v)``. A longer sequence raises ``ValueError``.
         """
         raise NotImplementedError("causal_attention: CausalSelfAttention.forward is not implemented yet")

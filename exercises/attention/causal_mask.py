@@ -21,18 +21,14 @@ from attention.weights import attention_weights
 
 
 def tril_mask(n: int) -> torch.Tensor:
-    """A float32 ``(n, n)`` matrix with ones on and below the diagonal, zeros above.
-
-    A negative or non-integer ``n`` raises ``ValueError``.
-    """
+    """A float32 ``(n, n)`` matrix with ones on and below the diagonal, zeros above."""
     raise NotImplementedError("causal_mask: tril_mask is not implemented yet")
 
 
 def mask_and_renormalize(weights: torch.Tensor) -> torch.Tensor:
     """Zero the attention weights above the diagonal, then make every row sum to 1 again.
 
-    Shapes: ``weights`` is ``(..., T, T)``, the result too. Non-square weights raise
-    ``ValueError``.
+    Shapes: ``weights`` is ``(..., T, T)``, the result too.
 
     Hint: ``sum(dim=-1, keepdim=True)`` keeps a dimension of size 1 so the division broadcasts.
     """
@@ -42,8 +38,7 @@ def mask_and_renormalize(weights: torch.Tensor) -> torch.Tensor:
 def causal_mask(n: int) -> torch.Tensor:
     """A bool ``(n, n)`` matrix, True where the key comes after the query (blocked).
 
-    Entry ``[i, j]`` is True exactly when ``j > i``: the strictly upper triangle. A negative or
-    non-integer ``n`` raises ``ValueError``.
+    Entry ``[i, j]`` is True exactly when ``j > i``: the strictly upper triangle.
     """
     raise NotImplementedError("causal_mask: causal_mask is not implemented yet")
 
@@ -64,7 +59,7 @@ def causal_attention_weights(scores: torch.Tensor, d_k: int | float) -> torch.Te
     """Causal attention weights: the softmax of the masked ``scores / sqrt(d_k)``.
 
     Shapes: ``scores`` is ``(..., T, T)``; the result is lower triangular with rows summing
-    to 1. Non-square scores or a ``d_k`` that is not positive raise ``ValueError``.
+    to 1. Non-square scores raise ``ValueError``.
     """
     raise NotImplementedError("causal_mask: causal_attention_weights is not implemented yet")
 
@@ -73,7 +68,6 @@ def is_causal(matrix: torch.Tensor) -> bool:
     """True iff every entry above the diagonal of ``matrix`` is 0 or ``-inf``.
 
     ``matrix`` is ``(..., n, n)`` (scores or weights; every matrix of a batch must be causal).
-    NaN above the diagonal makes it False. Returns a Python ``bool``. Non-square input raises
-    ``ValueError``.
+    NaN above the diagonal makes it False. Returns a Python ``bool``.
     """
     raise NotImplementedError("causal_mask: is_causal is not implemented yet")

@@ -36,8 +36,7 @@ class KVCache:
     def append(self, key: torch.Tensor, value: torch.Tensor) -> None:
         """Add one token's ``key`` ``(..., d_out_kq)`` and ``value`` ``(..., d_out_v)``.
 
-        The arguments are not changed. A key or value whose batch shape or size does not fit
-        the cache raises ``ValueError``.
+        The arguments are not changed.
 
         Hint: give the new key a token dimension of size 1 and concatenate along it.
         """

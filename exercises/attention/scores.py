@@ -20,8 +20,6 @@ def attention_scores(queries: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         - queries ``(..., T_q, d_k)`` and keys ``(..., T_k, d_k)`` give ``(..., T_q, T_k)``,
           with ``ω[..., i, j] = queries[..., i, :] · keys[..., j, :]``.
 
-    Queries and keys of different sizes ``d_k`` raise ``ValueError``.
-
     Hint: ``keys.T`` only works for 2-D keys; ``transpose(-2, -1)`` swaps the last two
     dimensions whatever the batch dimensions are.
     """

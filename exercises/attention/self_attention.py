@@ -36,7 +36,7 @@ class SelfAttention(nn.Module):
         """Context vectors for the inputs ``x``.
 
         Shapes: ``x`` is ``(T, d_in)`` or ``(B, T, d_in)``; the result is ``(T, d_out_v)`` or
-        ``(B, T, d_out_v)``. An ``x`` whose last dimension is not ``d_in`` raises ``ValueError``.
+        ``(B, T, d_out_v)``.
 
         Hint: the article's ``keys.T`` breaks for batched inputs.
         """

@@ -2,10 +2,19 @@
 
 The check library shared by the public tests (pytest), the notebooks and the grader:
 `selfcheck.subject` wraps learner code, `selfcheck.compare` asserts with clear messages,
-`selfcheck.registry` registers and runs checks, `selfcheck.public` holds the public checks.
+`selfcheck.registry` registers and runs checks, `selfcheck.mistakes` is the one catalogue of common
+mistakes, `selfcheck.public` holds the public checks (one module per step).
 """
 
-from .compare import expect_close, expect_equal, expect_handle, expect_inputs_unchanged, expect_raises, expect_tensor
+from .compare import (
+    expect_close,
+    expect_equal,
+    expect_handle,
+    expect_inputs_unchanged,
+    expect_parameters,
+    expect_raises,
+    expect_tensor,
+)
 from .errors import CallFailed, CheckFailed, LearnerError, NotImplementedYet
 from .registry import Check, CheckRegistry, Outcome, check_rng, run_check
 from .subject import Handle, LocalSubject, Subject, buffers, is_module, parameters
@@ -13,6 +22,6 @@ from .subject import Handle, LocalSubject, Subject, buffers, is_module, paramete
 __all__ = [
     "CallFailed", "Check", "CheckFailed", "CheckRegistry", "Handle", "LearnerError", "LocalSubject",
     "NotImplementedYet", "Outcome", "Subject", "buffers", "check_rng", "expect_close", "expect_equal",
-    "expect_handle", "expect_inputs_unchanged", "expect_raises", "expect_tensor", "is_module",
+    "expect_handle", "expect_inputs_unchanged", "expect_parameters", "expect_raises", "expect_tensor", "is_module",
     "parameters", "run_check",
 ]

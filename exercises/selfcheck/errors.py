@@ -31,9 +31,14 @@ class CallFailed(Exception):
 # Errors whose message gives away a common mistake: (part of the message, what to tell the learner).
 KNOWN_MISTAKES = (
     ("before Module.__init__() call", "call super().__init__() first thing in your module's __init__"),
-    ("shapes cannot be multiplied", "the inner dimensions of a matrix product differ: check which side is "
-                                    "transposed, and that each weight matrix is (d_in, d_out)"),
+    ("shapes cannot be multiplied", "the inner dimensions of a matrix product differ (a @ b needs "
+                                    "a.shape[-1] == b.shape[-2]): check which side is transposed"),
+    ("to have the same dtype", "an integer tensor meets a floating one in a product: convert both to a floating "
+                               "dtype first (torch.as_tensor(..., dtype=torch.float32) or .float())"),
 )
+# Only in the steps whose code holds weight matrices does a shape error point at their shapes too.
+WEIGHT_MODULES = ("projections", "self_attention", "multi_head", "cross_attention", "causal_attention", "kv_cache")
+WEIGHT_HINT = ", and that each weight matrix is (d_in, d_out)"
 
 
 class LearnerError(Exception):
@@ -67,6 +72,9 @@ class LearnerError(Exception):
         if self.where:
             text += f" ({self.where})"
         hint = next((hint for part, hint in KNOWN_MISTAKES if part in self.learner_message), None)
+        module = (self.where or "").split(".py", 1)[0]
+        if hint and "shapes cannot be multiplied" in self.learner_message and module in WEIGHT_MODULES:
+            hint += WEIGHT_HINT
         if hint:
             text += f". Common mistake: {hint}."
         return text

@@ -10,5 +10,5 @@ from selfcheck.public import PUBLIC
 
 @pytest.mark.parametrize("check", PUBLIC.for_step("weights"), ids=lambda check: check.name)
 def test_weights(check, run_public_check):
-    """One public check of step 5; its title in selfcheck/public.py says what it expects."""
+    """One public check of step 5; its title in selfcheck/public/weights.py says what it expects."""
     run_public_check(check)

@@ -10,5 +10,5 @@ from selfcheck.public import PUBLIC
 
 @pytest.mark.parametrize("check", PUBLIC.for_step("multi_head"), ids=lambda check: check.name)
 def test_multi_head(check, run_public_check):
-    """One public check of step 8; its title in selfcheck/public.py says what it expects."""
+    """One public check of step 8; its title in selfcheck/public/multi_head.py says what it expects."""
     run_public_check(check)

@@ -21,10 +21,7 @@ from attention.weights import attention_weights
 
 
 def tril_mask(n: int) -> torch.Tensor:
-    """A float32 ``(n, n)`` matrix with ones on and below the diagonal, zeros above.
-
-    A negative or non-integer ``n`` raises ``ValueError``.
-    """
+    """A float32 ``(n, n)`` matrix with ones on and below the diagonal, zeros above."""
     ### BEGIN SOLUTION
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"n must be a non-negative integer, got {n!r}")
@@ -35,8 +32,7 @@ def tril_mask(n: int) -> torch.Tensor:
 def mask_and_renormalize(weights: torch.Tensor) -> torch.Tensor:
     """Zero the attention weights above the diagonal, then make every row sum to 1 again.
 
-    Shapes: ``weights`` is ``(..., T, T)``, the result too. Non-square weights raise
-    ``ValueError``.
+    Shapes: ``weights`` is ``(..., T, T)``, the result too.
 
     Hint: ``sum(dim=-1, keepdim=True)`` keeps a dimension of size 1 so the division broadcasts.
     """
@@ -51,8 +47,7 @@ def mask_and_renormalize(weights: torch.Tensor) -> torch.Tensor:
 def causal_mask(n: int) -> torch.Tensor:
     """A bool ``(n, n)`` matrix, True where the key comes after the query (blocked).
 
-    Entry ``[i, j]`` is True exactly when ``j > i``: the strictly upper triangle. A negative or
-    non-integer ``n`` raises ``ValueError``.
+    Entry ``[i, j]`` is True exactly when ``j > i``: the strictly upper triangle.
     """
     ### BEGIN SOLUTION
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
@@ -84,7 +79,7 @@ def causal_attention_weights(scores: torch.Tensor, d_k: int | float) -> torch.Te
     """Causal attention weights: the softmax of the masked ``scores / sqrt(d_k)``.
 
     Shapes: ``scores`` is ``(..., T, T)``; the result is lower triangular with rows summing
-    to 1. Non-square scores or a ``d_k`` that is not positive raise ``ValueError``.
+    to 1. Non-square scores raise ``ValueError``.
     """
     ### BEGIN SOLUTION
     return attention_weights(mask_scores(scores), d_k)
@@ -95,8 +90,7 @@ def is_causal(matrix: torch.Tensor) -> bool:
     """True iff every entry above the diagonal of ``matrix`` is 0 or ``-inf``.
 
     ``matrix`` is ``(..., n, n)`` (scores or weights; every matrix of a batch must be causal).
-    NaN above the diagonal makes it False. Returns a Python ``bool``. Non-square input raises
-    ``ValueError``.
+    NaN above the diagonal makes it False. Returns a Python ``bool``.
     """
     ### BEGIN SOLUTION
     matrix = torch.as_tensor(matrix)

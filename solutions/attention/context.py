@@ -17,9 +17,6 @@ def context_vectors(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor
         - one weight row ``(T,)`` and values ``(T, d_v)`` give one context vector ``(d_v,)``;
         - weights ``(..., T_q, T)`` and values ``(..., T, d_v)`` give ``(..., T_q, d_v)``.
 
-    When the number of weights per row differs from the number of value vectors ``T``,
-    ``ValueError``.
-
     Hint: row ``i`` of the result is ``sum_j weights[i, j] * values[j]``, a matrix product.
     """
     ### BEGIN SOLUTION

@@ -23,8 +23,7 @@ def init_projections(
 
     Shapes: ``W_query`` and ``W_key`` are ``(d_in, d_out_kq)``, ``W_value`` is ``(d_in, d_out_v)``.
     Each is drawn with ``torch.rand``, in the order W_query, W_key, W_value, after
-    ``torch.manual_seed(seed)`` when ``seed`` is not None. A size that is not a positive
-    integer raises ``ValueError``.
+    ``torch.manual_seed(seed)`` when ``seed`` is not None.
 
     Hint: ``nn.Parameter(tensor)`` marks a tensor as trainable (``requires_grad`` is True).
     """
@@ -47,8 +46,7 @@ def project_qkv(
     """Project the inputs ``x`` to ``(queries, keys, values)``.
 
     Shapes: ``x`` is ``(..., T, d_in)`` (one token ``(d_in,)`` works too); the results are
-    ``(..., T, d_out_kq)``, ``(..., T, d_out_kq)`` and ``(..., T, d_out_v)``. When the last
-    dimension of ``x`` differs from the first dimension of a matrix, ``ValueError``.
+    ``(..., T, d_out_kq)``, ``(..., T, d_out_kq)`` and ``(..., T, d_out_v)``.
 
     Hint: the ``@`` operator multiplies the last dimension of ``x`` with the matrix and keeps
     any leading (batch) dimensions.

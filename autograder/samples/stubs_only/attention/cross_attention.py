@@ -34,8 +34,7 @@ class CrossAttention(nn.Module):
 
         Shapes: ``x_1`` is ``(T_1, d_in)`` and ``x_2`` is ``(T_2, d_in)``, or with the same batch
         dimension ``(B, T_1, d_in)`` and ``(B, T_2, d_in)``; the result is ``(T_1, d_out_v)``
-        (or ``(B, T_1, d_out_v)``). Inputs whose last dimension is not ``d_in``, or whose batch
-        shapes differ, raise ``ValueError``.
+        (or ``(B, T_1, d_out_v)``).
 
         Hint: the attention weights have shape ``(..., T_1, T_2)``: one row per query.
         """

@@ -25,8 +25,8 @@ def embed(
 
     Calls ``torch.manual_seed(seed)``, builds ``nn.Embedding(vocab_size, dim)`` and returns the
     rows of its weight for ``token_ids`` (a tensor or a list of ids, shape ``(T,)``; more
-    dimensions work too: ``(..., T)`` gives ``(..., T, dim)``). Ids outside
-    ``0 .. vocab_size-1`` raise ``ValueError``.
+    dimensions work too: ``(..., T)`` gives ``(..., T, dim)``). Ids must lie in
+    ``0 .. vocab_size-1``.
 
     Hint: the result must not carry the layer's autograd graph (``requires_grad`` is False).
     """

@@ -31,7 +31,7 @@ class MultiHeadAttentionWrapper(nn.Module):
     """
 
     def __init__(self, d_in: int, d_out_kq: int, d_out_v: int, num_heads: int) -> None:
-        """A ``num_heads`` that is not a positive integer raises ``ValueError``."""
+        """``num_heads`` separate ``SelfAttention(d_in, d_out_kq, d_out_v)`` heads, built one after the other."""
         raise NotImplementedError("multi_head: MultiHeadAttentionWrapper.__init__ is not implemented yet")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -54,7 +54,7 @@ class MultiHeadAttention(nn.Module):
     """
 
     def __init__(self, d_in: int, d_out_kq: int, d_out_v: int, num_heads: int) -> None:
-        """A size that is not a positive integer raises ``ValueError``."""
+        """The wide matrices, drawn with ``torch.rand`` in the order W_query, W_key, W_value."""
         raise NotImplementedError("multi_head: MultiHeadAttention.__init__ is not implemented yet")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,7 +62,7 @@ class MultiHeadAttention(nn.Module):
 
         Shapes: ``x`` is ``(T, d_in)`` or ``(B, T, d_in)``; the result is
         ``(T, num_heads * d_out_v)`` or ``(B, T, num_heads * d_out_v)``, laid out like the
-        wrapper's output. An ``x`` whose last dimension is not ``d_in`` raises ``ValueError``.
+        wrapper's output.
 
         Hint: reshape the projections to ``(..., T, num_heads, d)``, then move the head
         dimension before ``T`` so that one batched matrix product serves all heads.
@@ -75,7 +75,6 @@ class MultiHeadAttention(nn.Module):
 
         Its wide matrices hold the wrapper's heads' matrices side by side, head ``h`` in column
         block ``h``. The new parameters are copies: changing one module leaves the other alone.
-        Heads of different shapes, or no heads, raise ``ValueError``.
 
         Hint: ``torch.cat`` along ``dim=1`` puts ``(d_in, d)`` matrices side by side.
         """

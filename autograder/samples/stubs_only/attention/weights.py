@@ -20,8 +20,8 @@ def attention_weights(scores: torch.Tensor, d_k: int | float) -> torch.Tensor:
     """Softmax of ``scores / sqrt(d_k)`` over the last dimension (the keys).
 
     Shapes: ``scores`` is ``(..., T_k)`` (typically ``(..., T_q, T_k)``); the result has the
-    same shape, and every slice along the last dimension sums to 1. ``d_k`` must be a positive
-    number (``ValueError`` otherwise).
+    same shape, and every slice along the last dimension sums to 1. ``d_k`` is a positive
+    number.
 
     Hint: ``torch.softmax(t, dim=-1)`` normalizes along the last dimension.
     """
