@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from selfcheck.errors import CallFailed
-from selfcheck.public import D_IN, D_KQ, D_V, SEED, SENTENCE, TOKEN_IDS
+from selfcheck.public.common import D_IN, D_KQ, D_V, SEED, SENTENCE, TOKEN_IDS
 from selfcheck.subject import Subject
 
 TOKENS = tuple(SENTENCE.split())

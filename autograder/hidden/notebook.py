@@ -48,7 +48,7 @@ from typing import Any
 
 import torch
 
-from selfcheck import LocalSubject, run_check
+from selfcheck import LocalSubject, run_checks
 from selfcheck.registry import Outcome
 from selfcheck.steps import BY_ID, STEPS
 
@@ -144,16 +144,12 @@ def run_hidden(step_id: str, namespace: MutableMapping[str, Any], check: str | S
                              "regenerate the notebooks with `python -m autograder release`")
         selected = [available[n] for n in names]
     seed = notebook_seed() if seed is None else seed
-    results = []
     with earlier_standins(step_id, namespace):
         forbidden = _forbidden_calls(step_id, namespace, list(available.values()), seed)
-        for hidden in selected:
-            if forbidden:  # as in the sandboxed grader: the whole step scores 0, every test says why
-                results.append((hidden, Outcome("failed", forbidden)))
-                continue
-            with quietly():
-                outcome = run_check(hidden, LocalSubject(step_id, namespace, ORIGIN), seed)
-            results.append((hidden, outcome))
+        if forbidden:  # as in the sandboxed grader: the whole step scores 0, every test says why
+            results = [(hidden, Outcome("failed", forbidden)) for hidden in selected]
+        else:
+            results = list(run_checks(selected, LocalSubject(step_id, namespace, ORIGIN), seed, around=quietly))
     lines = [f"{PASS} hidden test: {c.title}" for c, outcome in results if outcome.passed]
     failed = [(c, outcome) for c, outcome in results if not outcome.passed]
     for line in lines:
@@ -201,9 +197,8 @@ def _guarded_run(step_id: str, namespace: MutableMapping[str, Any], checks: list
               if m is not None and name.split(".")[0] in ("autograder", "selfcheck")]
     guard = ForbiddenGuard(code_objects(grader))
     with guard:
-        for hidden in checks:
-            with quietly():
-                run_check(hidden, LocalSubject(step_id, namespace, ORIGIN), seed)
+        for _ in run_checks(checks, LocalSubject(step_id, namespace, ORIGIN), seed, around=quietly):
+            pass
     used = guard.take()
     if not used:
         return ""

@@ -16,12 +16,12 @@ from .compare import (
     expect_tensor,
 )
 from .errors import CallFailed, CheckFailed, LearnerError, NotImplementedYet
-from .registry import Check, CheckRegistry, Outcome, check_rng, run_check
+from .registry import Check, CheckRegistry, Outcome, check_rng, run_check, run_checks
 from .subject import Handle, LocalSubject, Subject, buffers, is_module, parameters
 
 __all__ = [
     "CallFailed", "Check", "CheckFailed", "CheckRegistry", "Handle", "LearnerError", "LocalSubject",
     "NotImplementedYet", "Outcome", "Subject", "buffers", "check_rng", "expect_close", "expect_equal",
     "expect_handle", "expect_inputs_unchanged", "expect_parameters", "expect_raises", "expect_tensor", "is_module",
-    "parameters", "run_check",
+    "parameters", "run_check", "run_checks",
 ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -73,6 +74,7 @@ class Outcome:
 
 def run_check(check: Check, subject: Subject, seed: int) -> Outcome:
     """Run one check; every way learner code can fail becomes an `Outcome` with a message."""
+    subject.not_implemented = None  # what an earlier check on the same subject noted is not this check's
     try:
         check.function(subject, check_rng(seed, check.step, check.name))
     except NotImplementedYet as error:
@@ -89,3 +91,18 @@ def run_check(check: Check, subject: Subject, seed: int) -> Outcome:
         return Outcome("error", f"the grader could not check this result ({type(error).__name__}: {error}); "
                                 "the result may be of an unexpected type. Please tell your instructor.")
     return Outcome("passed")
+
+
+def run_checks(checks: Iterable[Check], subject: Subject, seed: int,
+               around: Callable[[], AbstractContextManager[object]] | None = None) -> Iterator[tuple[Check, Outcome]]:
+    """Run ``checks`` in order on ``subject``: ``(check, outcome)`` as each finishes (`run_check`).
+
+    The one check runner of pytest, the notebooks and the grader's in-process paths: callers only
+    format the outcomes. ``around()``, when given, is entered around each check (a notebook keeps
+    its random state and swallows printed output that way). Lazy: a caller that stops at the first
+    failure runs no further check.
+    """
+    for check in checks:
+        with around() if around is not None else nullcontext():
+            outcome = run_check(check, subject, seed)
+        yield check, outcome

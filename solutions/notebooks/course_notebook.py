@@ -17,6 +17,7 @@ mistake costs points in its own step only.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import linecache
@@ -36,7 +37,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from selfcheck import LocalSubject, run_check  # noqa: E402
+from selfcheck import LocalSubject, run_checks  # noqa: E402
 from selfcheck.public import PUBLIC  # noqa: E402
 from selfcheck.steps import STEPS  # noqa: E402
 from selfcheck.time_limit import CALL_SECONDS, TimeLimitReached, time_limit  # noqa: E402
@@ -208,12 +209,12 @@ def check(step: str, namespace: MutableMapping[str, Any], *names: str) -> None:
     with a `CheckError` saying what is wrong.
     """
     known = {c.name: c for c in PUBLIC.for_step(step)}
-    for name in names:
-        if name not in known:
-            raise ValueError(f"step {step!r} has no public check {name!r}")
-        public = known[name]
-        with _checking(step, namespace):
-            outcome = run_check(public, LocalSubject(step, namespace, "the notebook"), 0)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f"step {step!r} has no public check {unknown[0]!r}")
+    subject = LocalSubject(step, namespace, "the notebook")
+    checking = functools.partial(_checking, step, namespace)
+    for public, outcome in run_checks([known[name] for name in names], subject, 0, around=checking):
         if not outcome.passed:
             raise CheckError([f"{FAIL} {public.title}", *(f"    {line}" for line in outcome.message.splitlines())])
         print(f"{PASS} {public.title}")

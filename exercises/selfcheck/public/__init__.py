@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import CheckFailed
-from ..registry import run_check
+from ..registry import run_checks
 from ..steps import BY_ID, STEPS
 from ..subject import LocalSubject, Subject
 from .common import PUBLIC
@@ -43,8 +43,7 @@ def check_step(step: str, code: Mapping[str, Any] | ModuleType) -> None:
     else:
         subject = LocalSubject(step, code, "the notebook")
     failed = []
-    for check in PUBLIC.for_step(step):
-        outcome = run_check(check, subject, 0)
+    for check, outcome in run_checks(PUBLIC.for_step(step), subject, 0):
         print(f"{'PASS' if outcome.passed else 'FAIL'}  {check.title}")
         if not outcome.passed:
             print("      " + outcome.message.replace("\n", "\n      "))
