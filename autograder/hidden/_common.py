@@ -352,6 +352,9 @@ def conditioned(rng: torch.Generator, shape: Sequence[int], w_query: torch.Tenso
 # when it is applied before the scaling: raw scores stay below 1e7 for d_k <= 16). In every row one allowed
 # key leads the others by more than LARGE_SCORES_GAP, so the weights are one-hot within exp(-gap) and do
 # not depend on how float32 rounds such large scores: any correct implementation gets the same result.
+# The blocked scores stay below that leading key too, so a softmax that subtracts the maximum of the whole
+# row before zeroing the blocked entries stays exact. (A softmax that subtracts no maximum cannot survive
+# such scores: exp underflows to 0 / 0.)
 
 LARGE_SCORES_MIN = 2e5
 LARGE_SCORES_MAX = 2.5e6
@@ -395,15 +398,18 @@ def magnitude_atol(x: torch.Tensor, w: torch.Tensor, atol: float = ATOL) -> floa
 
 
 def _allowed_rows_ok(scaled: torch.Tensor) -> bool:
-    """Every row's allowed scaled scores within the large range, one key ahead by more than the gap."""
+    """Every row's allowed scaled scores in the large range, one key ahead by more than the gap, and every
+    blocked score below that key by more than the gap."""
     length = scaled.shape[-1]
     allowed = ~_blocked(length, length)
     inside = scaled[..., allowed]
     if not bool(((inside <= -LARGE_SCORES_MIN) & (inside >= -LARGE_SCORES_MAX)).all()):
         return False
-    for i in range(1, length):
-        top = scaled[..., i, : i + 1].topk(2, dim=-1).values
-        if not bool((top[..., 0] - top[..., 1] > LARGE_SCORES_GAP).all()):
+    for i in range(length):
+        top = scaled[..., i, : i + 1].topk(min(2, i + 1), dim=-1).values
+        if i > 0 and not bool((top[..., 0] - top[..., 1] > LARGE_SCORES_GAP).all()):
+            return False
+        if not bool((scaled[..., i, i + 1:] < top[..., :1] - LARGE_SCORES_GAP).all()):
             return False
     return True
 
@@ -412,15 +418,17 @@ def large_causal_scores(rng: torch.Generator, batch: Sequence[int], length: int,
     """float32 ``(*batch, T, T)`` scores (whole numbers, exact) for causal masking at large magnitude.
 
     Allowed entries ``j <= i``: scaled values in ``[-LARGE_SCORES_MAX, -LARGE_SCORES_MIN]``, distinct levels
-    with wide gaps. Blocked entries ``j > i``: from far below to far above them (an additive fill such as
-    ``scores - 1e4 * mask`` leaks there too).
+    with wide gaps. Blocked entries ``j > i``: below the row's leading allowed score by the gap or more.
     """
     root = math.sqrt(d_k)
     step = (LARGE_SCORES_MAX / 2 - LARGE_SCORES_MIN) / max(length, 1)
     levels = torch.stack([torch.randperm(length, generator=rng) for _ in range(math.prod(batch) * length)])
-    allowed = -(1.25 * LARGE_SCORES_MIN + step * levels.to(torch.float64).reshape(*batch, length, length)) * root
-    blocked = (torch.rand(*batch, length, length, generator=rng, dtype=torch.float64) - 0.5) * LARGE_SCORES_MAX * root
-    scores = torch.where(_blocked(length, length), blocked, allowed).round().to(torch.float32)
+    allowed = -(1.25 * LARGE_SCORES_MIN + step * levels.to(torch.float64).reshape(*batch, length, length))
+    blocked_at = _blocked(length, length)
+    top = allowed.masked_fill(blocked_at, -math.inf).amax(dim=-1, keepdim=True)  # (*batch, T, T) -> (*batch, T, 1)
+    below = top - 2 * LARGE_SCORES_GAP - LARGE_SCORES_MIN * torch.rand(*batch, length, length, generator=rng,
+                                                                        dtype=torch.float64)
+    scores = (torch.where(blocked_at, below, allowed) * root).round().to(torch.float32)
     if not _allowed_rows_ok(scores.double() / root):
         raise RuntimeError("internal: large causal scores out of range")
     return scores
@@ -441,18 +449,20 @@ def large_score_tokens(rng: torch.Generator, batch: Sequence[int], length: int, 
                        w_key: torch.Tensor) -> torch.Tensor | None:
     """float32 tokens ``(*batch, T, d_in)`` whose causal scaled scores are all large and negative, or ``None``.
 
-    Token ``j`` is ``c_j * u`` (``u`` from `negative_direction`, levels ``c_j`` in ``[1.05, 3.05)`` times a common
-    scale, in random order): score ``(i, j)`` is ``lam * c_i * c_j``, and row ``i``'s leading key is its
-    smallest ``c_j``. ``None`` when ``W_query W_key^T`` has no negative direction (every token then scores
-    positively against itself) or the rounded tokens miss the range.
+    Token ``j`` is ``c_j * u`` (``u`` from `negative_direction`, levels ``c_j`` in ``[1.05, 2.55)`` times a
+    common scale; token 0 has the lowest level, the others come in random order): score ``(i, j)`` is
+    ``lam * c_i * c_j``, so every row's leading key is token 0 and every blocked score is below it. Scaling
+    later tokens up (by up to 1.25) keeps all that. ``None`` when ``W_query W_key^T`` has no negative
+    direction (every token then scores positively against itself) or the rounded tokens miss the range.
     """
     lam, u = negative_direction(w_query, w_key)
     d_k = w_query.shape[-1]
     if not lam < 0:
         return None
     scale = math.sqrt(LARGE_SCORES_MIN * math.sqrt(d_k) / -lam)
-    levels = torch.stack([torch.randperm(length, generator=rng) for _ in range(math.prod(batch))])
-    levels = 1.05 + 2 * levels.to(torch.float64).reshape(*batch, length, 1) / length
+    later = [torch.randperm(length - 1, generator=rng) + 1 for _ in range(math.prod(batch))]
+    levels = torch.stack([torch.cat([torch.zeros(1, dtype=torch.int64), order]) for order in later])
+    levels = 1.05 + 1.5 * levels.to(torch.float64).reshape(*batch, length, 1) / length
     x = (scale * levels * u).to(torch.float32)  # (*batch, T, 1) * (d_in,) -> (*batch, T, d_in)
     q, k = x.double() @ w_query.double(), x.double() @ w_key.double()
     return x if _allowed_rows_ok(q @ k.mT / math.sqrt(d_k)) else None

@@ -173,7 +173,7 @@ def future_invariance(subject: Subject, rng: torch.Generator) -> None:
         return
     position = randint(rng, 0, length - 2)
     changed = x.clone()
-    changed[:, position + 1:] *= 0.75
+    changed[:, position + 1:] *= 1.25
     before = _forward(module, x, context_length, "CausalSelfAttention")
     after = _forward(module, changed, context_length, "CausalSelfAttention")
     before, after = (expect_tensor(out, "CausalSelfAttention(x)", shape=(*x.shape[:-1], d_out_v), dtype="floating")
