@@ -89,11 +89,17 @@ def isolated(make: Callable[[], T]) -> T:
         return make()
 
 
+def cpu_manual_seed(seed: int) -> None:
+    """``torch.manual_seed(seed)`` for the CPU generator only: the same draws on CPU, without the 3 to 5 ms
+    torch spends recording a stack trace for each accelerator's lazy seeding."""
+    torch.random.default_generator.manual_seed(int(seed))
+
+
 def seeded(seed: int, make: Callable[[], T]) -> T:
     """``make()`` right after ``torch.manual_seed(seed)``, leaving this process's generator alone."""
 
     def make_seeded() -> T:
-        torch.manual_seed(seed)
+        cpu_manual_seed(seed)
         return make()
 
     return isolated(make_seeded)
@@ -156,7 +162,7 @@ def draws(seed: int, shapes: Mapping[str, tuple[int, ...]], order: Sequence[str]
     """The matrices ``draw`` makes right after ``torch.manual_seed(seed)`` in ``order``, by name."""
 
     def make() -> dict[str, torch.Tensor]:
-        torch.manual_seed(seed)
+        cpu_manual_seed(seed)
         return {name: draw(*shapes[name]) for name in order}
 
     return isolated(make)
