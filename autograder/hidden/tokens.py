@@ -54,9 +54,11 @@ def _readings(message: str) -> list[str]:
     """
     readings, pending = [message], [message]
     while pending and len(readings) < 16:
-        text = pending.pop()
+        text = pending.pop().strip()
+        if len(text) < 2 or text[0] not in "'\"([" or text[-1] not in "'\")]":
+            continue  # not the repr of a str or of a tuple (nor compiled: no SyntaxWarning for prose)
         try:
-            value = ast.literal_eval(text.strip())
+            value = ast.literal_eval(text)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             continue
         items = value if isinstance(value, (tuple, list)) else (value,)
@@ -67,11 +69,24 @@ def _readings(message: str) -> list[str]:
     return readings
 
 
+def _stands_alone(form: str, text: str) -> bool:
+    """Whether ``form`` occurs in ``text`` not glued to letters or digits ("n" is not in "unknown word")."""
+    start = text.find(form)
+    while start != -1:
+        end = start + len(form)
+        glued_before = start > 0 and text[start - 1].isalnum() and form[0].isalnum()
+        glued_after = end < len(text) and text[end].isalnum() and form[-1].isalnum()
+        if not glued_before and not glued_after:
+            return True
+        start = text.find(form, start + 1)
+    return False
+
+
 def names_word(message: str, word: str) -> bool:
     """Whether an exception message names ``word``: as is, or quoted/escaped by ``repr`` or ``json``."""
     forms = {word, repr(word), repr(word)[1:-1], json.dumps(word), json.dumps(word)[1:-1],
              word.encode("unicode_escape").decode("ascii"), word.replace("'", "\\'"), word.replace('"', '\\"')}
-    return any(form in text for text in _readings(message) for form in forms)
+    return any(_stands_alone(form, text) for text in _readings(message) for form in forms)
 
 
 def _expect_vocab(actual: Any, expected: dict[str, int], what: str, mistakes: dict[str, Any]) -> None:
@@ -144,7 +159,8 @@ def encode_random_text(subject: Subject, rng: torch.Generator) -> None:
 @HIDDEN.check(STEP, "encode raises KeyError naming an unknown word", weight=1)
 def encode_unknown_word(subject: Subject, rng: torch.Generator) -> None:
     words = _random_words(rng, 12)
-    unknown, known = words[0], words[1:]
+    unknown = next((w for w in words if len(w) >= 3), words[0])  # a longer word: not part of the message's prose
+    known = [w for w in words if w != unknown]
     vocab = ref.build_vocab(" ".join(known))
     before = _random_text(rng, known, randint(rng, 1, 6))
     text = f"{before} {unknown} {_random_text(rng, known, randint(rng, 0, 4))}"
