@@ -120,7 +120,10 @@ def _manual_softmax(x: torch.Tensor) -> torch.Tensor:
 
 
 def _loop_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
-    """Token by token, in Python loops, float64 inside, plain exp/sum softmax (no max subtracted)."""
+    """Token by token, in Python loops, float64 inside, exp/sum softmax after subtracting the row's maximum.
+
+    (Without the maximum, exp underflows to 0 / 0 on the hidden scores of large magnitude.)
+    """
     if q.dim() > 2:
         return torch.stack([_loop_attention(a, b, c, causal) for a, b, c in zip(q, k, v, strict=True)])
     q, k, v = q.detach().double(), k.detach().double(), v.detach().double()
@@ -128,7 +131,8 @@ def _loop_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: b
     for i in range(q.shape[0]):
         last = i + 1 if causal else k.shape[0]
         scores = [sum(q[i, d] * k[j, d] for d in range(q.shape[1])) / math.sqrt(q.shape[1]) for j in range(last)]
-        exps = [math.exp(float(s)) for s in scores]
+        top = max(float(s) for s in scores)
+        exps = [math.exp(float(s) - top) for s in scores]
         total = sum(exps)
         rows.append(sum((e / total) * v[j] for j, e in enumerate(exps)))
     return torch.stack(rows).float()
@@ -242,7 +246,8 @@ def _loop_decode(attn: nn.Module, x_t: torch.Tensor, cache: Any) -> torch.Tensor
         q = (x_t.double() @ attn.W_query.double()).unsqueeze(-2)
         cache.append(x_t @ attn.W_key, x_t @ attn.W_value)
         scores = torch.einsum("...qd,...kd->...qk", q, cache.keys.double()) / math.sqrt(q.shape[-1])
-        weights = torch.exp(scores) / torch.exp(scores).sum(-1, keepdim=True)
+        exps = torch.exp(scores - scores.amax(-1, keepdim=True))
+        weights = exps / exps.sum(-1, keepdim=True)
         return (weights @ cache.values.double()).squeeze(-2).float()
 
 

@@ -28,6 +28,9 @@ from ._common import (
     draw_seed,
     expect_close_named,
     expect_draws,
+    large_output_mistake,
+    large_score_tokens,
+    magnitude_atol,
     output_mistakes,
     projection_weights,
     randint,
@@ -170,6 +173,28 @@ def future_invariance(subject: Subject, rng: torch.Generator) -> None:
         raise CheckFailed(with_mistake(
             "the outputs at earlier positions changed when only later tokens changed: a query sees keys after it",
             recognise(before, output_mistakes(q, k, v, causal=True), sdpa(q, k, v, causal=True))))
+    # Masking must survive real score magnitudes: a -1e4 or -1e5 fill leaks here; -inf, finfo.min and -1e9 do not.
+    d_out_kq, d_in = sorted(distinct(rng, 2, 3, 16))  # d_in > d_out_kq: W_query W_key^T has a negative direction
+    d_out_v, context_length = randint(rng, 3, 16), randint(rng, 5, 16)
+    module = build_module(subject, "CausalSelfAttention", d_in, d_out_kq, d_out_v, context_length, seed=draw_seed(rng))
+    weights = projection_weights(module, "CausalSelfAttention", [(d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v)])
+    length = randint(rng, 4, context_length)
+    x = large_score_tokens(rng, (randint(rng, 2, 4),), length, weights[0], weights[1])
+    if x is None:  # the module's own weights have no such direction (its draws are not SPEC's: another check)
+        return
+    position = randint(rng, 0, length - 2)
+    changed = x.clone()
+    changed[:, position + 1:] *= 1.25
+    before = _forward(module, x, context_length, "CausalSelfAttention")
+    after = _forward(module, changed, context_length, "CausalSelfAttention")
+    before, after = (expect_tensor(out, "CausalSelfAttention(x)", shape=(*x.shape[:-1], d_out_v), dtype="floating")
+                     for out in (before, after))
+    keep = slice(0, position + 1)
+    if not torch.allclose(before[:, keep].double(), after[:, keep].double(), rtol=1e-5,
+                          atol=magnitude_atol(x, weights[2], 1e-6)):
+        raise CheckFailed(with_mistake(
+            "the outputs at earlier positions changed when only later tokens changed, on hidden inputs whose "
+            "scores are far below -1e5: a query sees keys after it", large_output_mistake(before)))
 
 
 @HIDDEN.check(STEP, "ValueError for T > context_length and for token_output with fewer value rows than weights",

@@ -18,6 +18,8 @@ from ._common import (
     expect_bool,
     expect_close_named,
     f64,
+    large_causal_scores,
+    large_scores_mistake,
     randint,
     randn,
     recognise,
@@ -81,6 +83,14 @@ def causal_weights_values(subject: Subject, rng: torch.Generator) -> None:
         expect_close_named(subject.causal_attention_weights(scores.clone(), d_k), ref.causal_attention_weights(s, d_k),
                            f"causal_attention_weights on hidden {what} scores",
                            mistakes=weight_mistakes(s, d_k, causal=True))
+    length, d_k = distinct(rng, 2, 3, 16)  # masking must survive real score magnitudes (a -1e4 fill leaks here)
+    scores = large_causal_scores(rng, (randint(rng, 2, 4),), length, d_k)
+    result = subject.causal_attention_weights(scores.clone(), d_k)
+    try:
+        expect_close_named(result, ref.causal_attention_weights(scores.double(), d_k),
+                           "causal_attention_weights on hidden (B, T, T) scores of large magnitude")
+    except CheckFailed as failure:
+        raise CheckFailed(with_mistake(str(failure), large_scores_mistake(result))) from None
 
 
 @HIDDEN.check(STEP, "causal_attention_weights: exactly 0 above the diagonal, rows sum to 1, and masking with -inf "

@@ -10,7 +10,7 @@ from selfcheck import CheckFailed, Subject, expect_close, expect_inputs_unchange
 from selfcheck import mistakes as m
 
 from . import HIDDEN
-from ._common import draw_seed, expect_close_named, isolated, randint
+from ._common import cpu_manual_seed, draw_seed, expect_close_named, isolated, randint
 
 STEP = "embedding"
 FACT_IDS = [0, 4, 3, 2, 5, 1]  # encode("The sun rises in the east")
@@ -39,11 +39,11 @@ def random_arguments(subject: Subject, rng: torch.Generator) -> None:
     expected = isolated(lambda: ref.embed(ids, vocab_size=vocab_size, dim=dim, seed=seed))
 
     def randn_rows() -> torch.Tensor:
-        torch.manual_seed(seed)
+        cpu_manual_seed(seed)
         return torch.randn(vocab_size, dim)[ids]
 
     def unseeded_default() -> torch.Tensor:
-        torch.manual_seed(123)
+        cpu_manual_seed(123)
         return nn.Embedding(vocab_size, dim).weight.detach()[ids]
 
     mistakes = {

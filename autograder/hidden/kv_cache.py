@@ -15,25 +15,29 @@ from selfcheck import mistakes as m
 
 from . import HIDDEN
 from ._common import (
+    LARGE_SCORES_MIN,
     conditioned,
     distinct,
     draw_seed,
     expect_close_named,
+    large_output_mistake,
+    negative_direction,
     projection_weights,
     randint,
     randn,
     sdpa,
     standin,
+    with_mistake,
 )
 
 STEP = "kv_cache"
 QUERIES_CACHED = m.QUERIES_CACHED
 
 
-def _attention(subject: Subject, rng: torch.Generator, context_length: int | None = None
-               ) -> tuple[Handle, list[torch.Tensor], int, int]:
+def _attention(subject: Subject, rng: torch.Generator, context_length: int | None = None,
+               dims: tuple[int, int, int] | None = None) -> tuple[Handle, list[torch.Tensor], int, int]:
     """The grader's CausalSelfAttention in the learner's process, its weights, d_in and context_length."""
-    d_in, d_out_kq, d_out_v = distinct(rng, 3, 3, 12)
+    d_in, d_out_kq, d_out_v = dims or distinct(rng, 3, 3, 12)
     context_length = context_length or randint(rng, 13, 20)
     subject.manual_seed(draw_seed(rng))
     attn = standin(subject, "CausalSelfAttention")(d_in, d_out_kq, d_out_v, context_length)
@@ -127,6 +131,39 @@ def uses_cached_keys(subject: Subject, rng: torch.Generator) -> None:
     result = subject.decode_step(attn, x_t, cache)
     expect_close_named(result, expected, "decode_step with a cache of earlier keys and values",
                        mistakes=_row_mistakes(q, keys, values))
+    _expect_large_scores(subject, rng)
+
+
+def _expect_large_scores(subject: Subject, rng: torch.Generator) -> None:
+    """decode_step with a cache whose scores are all far below -1e5 (every key is attended to).
+
+    A cache that keeps unused slots and masks them with a finite fill such as -1e4 leaks there.
+    The new token's own score is -3 * LARGE_SCORES_MIN; the cached keys' scores are spread below
+    -1.25 * LARGE_SCORES_MIN, so one cached key leads by a wide gap (see `large_score_tokens`).
+    """
+    d_out_kq, d_in = sorted(distinct(rng, 2, 3, 12))  # d_in > d_out_kq: W_query W_key^T has a negative direction
+    attn, weights, d_in, context_length = _attention(subject, rng, dims=(d_in, d_out_kq, randint(rng, 3, 12)))
+    lam, direction = negative_direction(weights[0], weights[1])
+    if not lam < 0:
+        raise RuntimeError("internal: the stand-in's W_query W_key^T has no negative direction")
+    root = math.sqrt(d_out_kq)
+    x_t = (math.sqrt(3 * LARGE_SCORES_MIN * root / -lam) * direction).to(torch.float32)
+    q, k_new, v_new = (x_t.double() @ w for w in weights)
+    earlier = randint(rng, 2, context_length - 2)
+    levels = LARGE_SCORES_MIN * (1.25 + 1.5 * torch.randperm(earlier, generator=rng).double() / earlier)
+    old_keys = (-(levels * root).unsqueeze(-1) * q / q.dot(q)).to(torch.float32)  # q . key_j = -level_j sqrt(d_k)
+    old_values = randn(rng, earlier, weights[2].shape[1])
+    cache = _new_cache(subject)
+    for t in range(earlier):
+        cache.append(old_keys[t].clone(), old_values[t].clone())
+    keys = torch.cat([old_keys.double(), k_new.unsqueeze(0)])  # (earlier, d_k) + (1, d_k) -> (earlier + 1, d_k)
+    values = torch.cat([old_values.double(), v_new.unsqueeze(0)])
+    result = subject.decode_step(attn, x_t, cache)
+    try:
+        expect_close_named(result, sdpa(q.unsqueeze(0), keys, values).squeeze(0),
+                           "decode_step with a cache of earlier keys and values whose scores are far below -1e5")
+    except CheckFailed as failure:
+        raise CheckFailed(with_mistake(str(failure), large_output_mistake(result))) from None
 
 
 @HIDDEN.check(STEP, "batched decoding: tokens (B, d_in) with a batched cache give (B, d_out_v) per step", weight=1.5)

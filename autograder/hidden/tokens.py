@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import json
+
 import torch
 
 from autograder import reference as ref
@@ -44,6 +47,49 @@ def _random_text(rng: torch.Generator, words: list[str], length: int) -> str:
     return "".join(parts)
 
 
+def _readings(message: str) -> list[str]:
+    """``message`` and the texts it is the repr of: ``str(KeyError(x))`` is ``repr(x)``, nested any depth.
+
+    ``KeyError(f"unknown word {word!r}")`` arrives as ``repr`` of that text, with the word's quotes
+    escaped a second time; undoing the reprs recovers the text the learner wrote.
+    """
+    readings, pending = [message], [message]
+    while pending and len(readings) < 16:
+        text = pending.pop().strip()
+        if len(text) < 2 or text[0] not in "'\"([" or text[-1] not in "'\")]":
+            continue  # not the repr of a str or of a tuple (nor compiled: no SyntaxWarning for prose)
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        for item in items:
+            if isinstance(item, str) and item not in readings:
+                readings.append(item)
+                pending.append(item)
+    return readings
+
+
+def _stands_alone(form: str, text: str) -> bool:
+    """Whether ``form`` occurs in ``text`` not glued to letters or digits ("n" is not in "unknown word")."""
+    start = text.find(form)
+    while start != -1:
+        end = start + len(form)
+        glued_before = start > 0 and text[start - 1].isalnum() and form[0].isalnum()
+        glued_after = end < len(text) and text[end].isalnum() and form[-1].isalnum()
+        if not glued_before and not glued_after:
+            return True
+        start = text.find(form, start + 1)
+    return False
+
+
+def names_word(message: str, word: str) -> bool:
+    """Whether an exception message names ``word``: as is, or quoted/escaped by ``repr`` or ``json``."""
+    forms = {word, repr(word), repr(word)[1:-1], json.dumps(word), json.dumps(word)[1:-1],
+             word.encode("unicode_escape").decode("ascii"), word.replace("'", "\\'"), word.replace('"', '\\"')}
+    return any(_stands_alone(form, text) for text in _readings(message) for form in forms)
+
+
 @HIDDEN.check(STEP, "build_vocab and encode on the course's example sentence", weight=1)
 def example_sentence(subject: Subject, rng: torch.Generator) -> None:
     vocab = subject.build_vocab(FACT_TEXT)
@@ -82,7 +128,8 @@ def encode_random_text(subject: Subject, rng: torch.Generator) -> None:
 @HIDDEN.check(STEP, "encode raises KeyError naming an unknown word", weight=1)
 def encode_unknown_word(subject: Subject, rng: torch.Generator) -> None:
     words = _random_words(rng, 12)
-    unknown, known = words[0], words[1:]
+    unknown = next((w for w in words if len(w) >= 3), words[0])  # a longer word: not part of the message's prose
+    known = [w for w in words if w != unknown]
     vocab = ref.build_vocab(" ".join(known))
     before = _random_text(rng, known, randint(rng, 1, 6))
     text = f"{before} {unknown} {_random_text(rng, known, randint(rng, 0, 4))}"
@@ -94,7 +141,7 @@ def encode_unknown_word(subject: Subject, rng: torch.Generator) -> None:
                 "encode should raise KeyError for a word that is not in the vocabulary, "
                 f"but it raised {error.type_name}"
             ) from None
-        if unknown not in error.learner_message:
+        if not names_word(error.learner_message, unknown):
             raise CheckFailed(
                 "encode raised KeyError for an unknown word, but its message does not name the word"
             ) from None

@@ -196,7 +196,7 @@ def score_mistakes(queries: torch.Tensor, keys: torch.Tensor) -> dict[str, torch
     return mistakes
 
 
-def _blocked(t_q: int, t_k: int, *, diagonal: int = 1, lower: bool = False) -> torch.Tensor:
+def blocked_cells(t_q: int, t_k: int, *, diagonal: int = 1, lower: bool = False) -> torch.Tensor:
     ones = torch.ones(t_q, t_k, dtype=torch.bool)
     return torch.tril(ones, diagonal=-diagonal) if lower else torch.triu(ones, diagonal=diagonal)
 
@@ -213,11 +213,11 @@ def weight_mistakes(scores: torch.Tensor, d_k: float, *, causal: bool) -> dict[s
         }
     inf = float("-inf")
     t_q, t_k = s.shape[-2], s.shape[-1]
-    future = _blocked(t_q, t_k)
+    future = blocked_cells(t_q, t_k)
     plain = torch.softmax(s / root, dim=-1)
     return {
-        DIAGONAL_MASKED: torch.softmax((s / root).masked_fill(_blocked(t_q, t_k, diagonal=0), inf), dim=-1),
-        INVERTED: torch.softmax((s / root).masked_fill(_blocked(t_q, t_k, lower=True), inf), dim=-1),
+        DIAGONAL_MASKED: torch.softmax((s / root).masked_fill(blocked_cells(t_q, t_k, diagonal=0), inf), dim=-1),
+        INVERTED: torch.softmax((s / root).masked_fill(blocked_cells(t_q, t_k, lower=True), inf), dim=-1),
         ZERO_NOT_INF: torch.softmax((s / root).masked_fill(future, 0.0), dim=-1),
         NO_RENORM: plain.masked_fill(future, 0.0),
         NO_MASK: plain,
@@ -236,12 +236,12 @@ def output_mistakes(queries: torch.Tensor, keys: torch.Tensor, values: torch.Ten
     result = {name: weights @ v for name, weights in weight_mistakes(scores, d_k, causal=causal).items()}
     dv_scaled = scores / math.sqrt(d_v)
     if causal:
-        dv_scaled = dv_scaled.masked_fill(_blocked(*scores.shape[-2:]), float("-inf"))
+        dv_scaled = dv_scaled.masked_fill(blocked_cells(*scores.shape[-2:]), float("-inf"))
     result[SCALE_DV] = torch.softmax(dv_scaled, dim=-1) @ v
     if swapped and q.shape[-2] == k.shape[-2]:
         swapped_scores = k @ q.mT
         if causal:
-            swapped_scores = swapped_scores.masked_fill(_blocked(*swapped_scores.shape[-2:]), float("-inf"))
+            swapped_scores = swapped_scores.masked_fill(blocked_cells(*swapped_scores.shape[-2:]), float("-inf"))
         result[QK_SWAPPED] = torch.softmax(swapped_scores / math.sqrt(d_k), dim=-1) @ v
         if not causal:
             result[WEIGHTS_TRANSPOSED] = torch.softmax(scores / math.sqrt(d_k), dim=-1).mT @ v
@@ -253,7 +253,7 @@ def attend(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, *, c
     q, k, v = f64(queries, keys, values)
     scores = q @ k.mT / math.sqrt(q.shape[-1])
     if causal:
-        scores = scores.masked_fill(_blocked(*scores.shape[-2:]), float("-inf"))
+        scores = scores.masked_fill(blocked_cells(*scores.shape[-2:]), float("-inf"))
     return torch.softmax(scores, dim=-1) @ v
 
 

@@ -312,7 +312,7 @@ class LocalSubject(Subject):
             raise CallFailed(self.timed_out) from None
 
     def manual_seed(self, seed: int) -> None:
-        torch.manual_seed(seed)
+        torch.random.default_generator.manual_seed(int(seed))  # CPU only: torch.manual_seed costs ms per call
 
     def _lookup_api(self, name: str) -> Handle | None:
         if name not in self._namespace:
