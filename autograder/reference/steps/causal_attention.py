@@ -8,8 +8,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..shared import rand_parameters as _rand_parameters
 from .causal_mask import causal_mask
-from .projections import rand_parameters
 
 
 def token_output(weights_row: Any, values: Any) -> torch.Tensor:
@@ -32,7 +32,7 @@ class CausalSelfAttention(nn.Module):
     def __init__(self, d_in: int, d_out_kq: int, d_out_v: int, context_length: int) -> None:
         super().__init__()
         self.context_length = context_length
-        self.W_query, self.W_key, self.W_value = rand_parameters((d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v))
+        self.W_query, self.W_key, self.W_value = _rand_parameters((d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v))
         self.register_buffer("mask", causal_mask(context_length))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .causal_pairs import checked_count
+from ..shared import checked_count as _checked_count
 
 
 def _square_last_two(tensor: torch.Tensor, what: str) -> int:
@@ -25,13 +25,13 @@ def _floating(tensor: torch.Tensor) -> torch.Tensor:
 
 def tril_mask(n: Any) -> torch.Tensor:
     """float32 ``(n, n)``: ones on and below the diagonal, zeros above."""
-    size = checked_count(n, "n")
+    size = _checked_count(n, "n")
     return (nn.Transformer.generate_square_subsequent_mask(size, dtype=torch.float32) == 0).to(torch.float32)
 
 
 def causal_mask(n: Any) -> torch.Tensor:
     """bool ``(n, n)``: True where the key comes after the query (blocked)."""
-    size = checked_count(n, "n")
+    size = _checked_count(n, "n")
     return torch.triu(torch.ones(size, size, dtype=torch.bool), diagonal=1)
 
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .projections import rand_parameters
+from ..shared import rand_parameters as _rand_parameters
 
 
 class CrossAttention(nn.Module):
@@ -14,7 +14,7 @@ class CrossAttention(nn.Module):
 
     def __init__(self, d_in: int, d_out_kq: int, d_out_v: int) -> None:
         super().__init__()
-        self.W_query, self.W_key, self.W_value = rand_parameters((d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v))
+        self.W_query, self.W_key, self.W_value = _rand_parameters((d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v))
 
     def forward(self, x_1: torch.Tensor, x_2: torch.Tensor) -> torch.Tensor:
         """``(..., T_1, d_in)`` and ``(..., T_2, d_in)`` to ``(..., T_1, d_out_v)``."""

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .projections import rand_parameters
+from ..shared import rand_parameters as _rand_parameters
 from .self_attention import SelfAttention
 
 
@@ -37,7 +37,7 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, d_in: int, d_out_kq: int, d_out_v: int, num_heads: int) -> None:
         super().__init__()
         self.num_heads = num_heads
-        self.W_query, self.W_key, self.W_value = rand_parameters(
+        self.W_query, self.W_key, self.W_value = _rand_parameters(
             (d_in, num_heads * d_out_kq), (d_in, num_heads * d_out_kq), (d_in, num_heads * d_out_v)
         )
 

@@ -6,10 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-
-def rand_parameters(*shapes: tuple[int, int]) -> list[nn.Parameter]:
-    """``nn.Parameter(torch.rand(shape))`` for each shape, drawn in order."""
-    return [nn.Parameter(torch.rand(*shape)) for shape in shapes]
+from ..shared import rand_parameters as _rand_parameters
 
 
 def init_projections(
@@ -18,7 +15,7 @@ def init_projections(
     """``(W_query, W_key, W_value)`` from ``torch.rand``, after ``torch.manual_seed(seed)`` if given."""
     if seed is not None:
         torch.random.default_generator.manual_seed(int(seed))  # = torch.manual_seed on CPU, without its overhead
-    w_query, w_key, w_value = rand_parameters((d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v))
+    w_query, w_key, w_value = _rand_parameters((d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v))
     return w_query, w_key, w_value
 
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .projections import rand_parameters
+from ..shared import rand_parameters as _rand_parameters
 
 
 class SelfAttention(nn.Module):
@@ -14,7 +14,7 @@ class SelfAttention(nn.Module):
 
     def __init__(self, d_in: int, d_out_kq: int, d_out_v: int) -> None:
         super().__init__()
-        self.W_query, self.W_key, self.W_value = rand_parameters((d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v))
+        self.W_query, self.W_key, self.W_value = _rand_parameters((d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(T, d_in)`` or ``(B, T, d_in)`` to ``(..., T, d_out_v)``."""
