@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="seed for the hidden tests' random inputs "
                         "(default: a fresh one, recorded in every results.json)")
     parser.add_argument("--course", default=None, metavar="FILE", help="course file (default: course.yml)")
+    parser.add_argument("--allow-unconfined", action="store_true",
+                        help="grade even where learner code cannot be confined (a normal user on a system "
+                             "without unprivileged user namespaces): only for submissions you trust")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,19 +59,28 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         raise UsageError(f"{out_dir}: cannot write the results there ({error.strerror})") from None
     seed = args.seed if args.seed is not None else secrets.randbits(31)
-    return grade_all(course, submissions, out_dir=out_dir, jobs=args.jobs, seed=seed)
+    return grade_all(course, submissions, out_dir=out_dir, jobs=args.jobs, seed=seed,
+                     allow_unconfined=args.allow_unconfined)
 
 
 def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int, seed: int,  # noqa: ANN001
-              hidden_paths: tuple[str | Path, ...] = ()) -> int:
+              hidden_paths: tuple[str | Path, ...] = (), allow_unconfined: bool = False) -> int:
     """Grade ``submissions`` and write every report; returns the exit status.
 
     ``hidden_paths``: more files or folders learner code must not see, besides the grader's own
     files, ``out_dir`` and the submissions (the Gradescope runner hides the rest of ``/autograder``).
+    ``allow_unconfined``: grade even where learner code cannot be confined (`UsageError` otherwise).
     """
     from ..sandbox.isolation import make_undumpable
+    from ..sandbox.unprivileged import UNCONFINED_RISK, grading_mode
     from ..sandbox.worker import SandboxError, Zygote
 
+    mode = grading_mode()
+    if mode.name == "unconfined" and not allow_unconfined:
+        raise UsageError(f"this system allows no unprivileged user namespaces, so {UNCONFINED_RISK}; grade as "
+                         "root or in a container, or pass --allow-unconfined for submissions you trust")
+    if mode.announcement():
+        print(mode.announcement(), file=sys.stderr)
     zygote = Zygote()
     zygote.start()  # imports torch in parallel with us
     make_undumpable()
@@ -83,7 +95,8 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
     if os.geteuid() == 0:
         os.chmod(work_root, 0o711)  # sandbox uids may enter their own copy, not list the others
     hidden = tuple(str(Path(p).resolve()) for p in (out_dir, *_originals(submissions), *hidden_paths))
-    grader = Grader(course, load_hidden_checks(), seed=seed, zygote=zygote, work_root=work_root, hidden_paths=hidden)
+    grader = Grader(course, load_hidden_checks(), seed=seed, zygote=zygote, work_root=work_root, hidden_paths=hidden,
+                    mode=mode)
     results: dict[str, SubmissionResult] = {}
     failures = 0
     started = time.monotonic()
