@@ -135,7 +135,7 @@ def test_forged_results_are_ignored_and_cannot_be_written(graded) -> None:  # no
 
 def test_attacks_that_fail_leave_correct_code_fully_graded(graded) -> None:  # noqa: ANN001
     results, zygote, _ = graded
-    for case in ("kill_parent", "leftover_processes", "read_hidden"):
+    for case in ("kill_parent", "leftover_processes", "read_hidden", "network_attempt"):
         assert results[case].score == 100, (case, [t.output for t in results[case].tests if not t.passed])
     if os.geteuid() == 0:
         assert zygote.restarts == 0  # an unprivileged uid cannot signal the grader's processes
