@@ -138,22 +138,47 @@ def test_an_honest_submission_trying_the_network_scores_full_marks_at_once(tmp_p
     assert results["extra_data"]["isolation_missing"] == MODE.missing
 
 
+# What still holds without user namespaces (no privilege needed): limits, process cleanup, the
+# forbidden-API guard. Not kill_parent: unconfined, its kill(-1) would kill the instructor's processes.
+UNCONFINED_CASES = ("memory_bomb", "output_flood", "leftover_processes", "forbidden_hidden_call")
+
+
 @pytest.mark.skipif(IS_ROOT, reason=AS_A_USER_ONLY)
 def test_allow_unconfined_grades_says_what_is_missing_once_and_records_it(tmp_path: Path, blackhole: int) -> None:
+    from test_hostile import CASES, MARKERS, POINTS, _build
+
     submission = _network_submission(tmp_path, blackhole)
-    other = _solutions_copy(tmp_path / "other")
-    done = _grade(submission, other, "--out", tmp_path / "out", "--allow-unconfined",
-                  env={NO_USER_NAMESPACES_ENV: "1"})
+    for case in UNCONFINED_CASES:
+        _build(HOSTILE / case, tmp_path / case)
+    done = _grade(submission, *(tmp_path / case for case in UNCONFINED_CASES), "--out", tmp_path / "out",
+                  "--allow-unconfined", env={NO_USER_NAMESPACES_ENV: "1"})
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("isolation (unconfined): missing layers: uid:") == 1, done.stderr
-    for name in ("network_attempt", "other"):
-        results = _results(tmp_path / "out", name)
-        assert results["score"] == FULL, _failures(results)
-        extra = results["extra_data"]
+    for name in ("network_attempt", *UNCONFINED_CASES):
+        extra = _results(tmp_path / "out", name)["extra_data"]
         assert extra["isolation_mode"] == "unconfined"
         assert {"uid", "mount", "network", "pid"} <= set(extra["isolation_missing"])
-        assert "python_network_block" in extra["isolation"] and "mount" not in extra["isolation"]
-    assert _results(tmp_path / "out", "network_attempt")["execution_time"] < 10
+        assert {"python_network_block", "rlimits", "session"} <= set(extra["isolation"])
+        assert "mount" not in extra["isolation"]
+    network = _results(tmp_path / "out", "network_attempt")
+    assert network["score"] == FULL and network["execution_time"] < 10, _failures(network)
+    for case in UNCONFINED_CASES:
+        results = _results(tmp_path / "out", case)
+        step, expected, shown = CASES.get(case, (None, None, ""))
+        scores = {s: sum(t["score"] for t in results["tests"] if t["tags"] == [s]) for s in POINTS}
+        lost = {s for s, points in POINTS.items() if abs(scores[s] - points) > 1e-3}
+        assert lost <= {step}, (case, lost, _failures(results))
+        if step is not None:
+            assert (scores[step] == expected) if expected is not None else 0 < scores[step] < POINTS[step]
+            assert any(shown in t["output"] for t in results["tests"] if t["tags"] == [step]), _failures(results)
+    leftovers = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if MARKERS[0].encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                leftovers.append(int(entry))
+        except OSError:
+            continue
+    assert not leftovers, "processes left behind by an unconfined submission"
 
 
 SNOOP = '''
