@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -104,8 +105,8 @@ def test_the_probe_agrees_with_unshare() -> None:
     if IS_ROOT:
         assert MODE == GradingMode("root", {})
         return
-    unshare = subprocess.run(["unshare", "--user", "--map-current-user", "--mount", "--net", "--pid", "--fork",
-                              "true"], capture_output=True)
+    unshare = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "--net", "--pid", "--fork", "true"],
+                             capture_output=True)
     assert user_namespaces_available() == (unshare.returncode == 0), unshare.stderr
     assert MODE.name == ("user namespaces" if unshare.returncode == 0 else "unconfined")
 
@@ -250,3 +251,19 @@ def test_learner_code_cannot_reach_the_instructors_files(tmp_path: Path) -> None
         assert not planted
     finally:
         secret.unlink()
+
+
+def test_every_cell_of_the_readmes_isolation_table_names_a_test_that_exists() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if line.startswith("| ") and "test_" in line]
+    assert len(rows) == 6, "one row per layer: uid, mount, network, rlimits, cleanup, forbidden-API guard"
+    defined = set()
+    for path in (REPO_ROOT / "tests").glob("test_*.py"):
+        defined |= set(re.findall(r"^def (test_\w+)", path.read_text(), re.M))
+    for row in rows:
+        cells = row.strip("|").split("|")[1:]
+        assert len(cells) == 3, row
+        for cell in cells:
+            names = re.findall(r"`(test_\w+)", cell)
+            assert names, f"a cell without a test: {cell}"
+            assert set(names) <= defined, set(names) - defined
