@@ -281,7 +281,7 @@ def test_learner_code_has_no_capabilities(probes: RemoteSubject) -> None:
 
 @pytest.mark.skipif(
     IS_ROOT, reason="as root the layer is the sandbox uid (see test_learner_code_runs_as_an_unprivileged_uid)")
-@pytest.mark.skipif(not USER_NAMESPACES, reason=NEEDS_CONFINEMENT)
+@pytest.mark.skipif(not IS_ROOT and not USER_NAMESPACES, reason=NEEDS_CONFINEMENT)
 def test_as_a_normal_user_learner_code_is_pid_2_of_its_own_pid_namespace(probes: RemoteSubject) -> None:
     assert probes.pids() == [2, 1]
     assert {"pid", "mount", "network", "rlimits", "session"} <= set(probes.session.isolation)
