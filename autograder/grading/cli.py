@@ -77,8 +77,8 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
 
     mode = grading_mode()
     if mode.name == "unconfined" and not allow_unconfined:
-        raise UsageError(f"this system allows no unprivileged user namespaces, so {UNCONFINED_RISK}; grade as "
-                         "root or in a container, or pass --allow-unconfined for submissions you trust")
+        raise UsageError(f"this system allows no unprivileged user namespaces: {UNCONFINED_RISK}; grade as root "
+                         "or in a container, or pass --allow-unconfined for submissions you trust")
     if mode.announcement():
         print(mode.announcement(), file=sys.stderr)
     zygote = Zygote()
