@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -67,6 +68,14 @@ PROBES = textwrap.dedent(f'''
         data = (ctypes.c_uint32 * 6)()
         assert ctypes.CDLL(None).capget(header, data) == 0
         return data[0] | data[3] << 32  # the effective set
+
+    def remount_writable_and_plant(folder):
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        remounted = libc.mount(None, folder.encode(), None, 0x20 | 0x1000, None) == 0  # MS_REMOUNT | MS_BIND
+        with open(os.path.join(folder, "planted.py"), "w") as handle:
+            handle.write("planted")
+        return remounted
 
     def pids():
         return [os.getpid(), os.getppid()]
@@ -277,6 +286,16 @@ def test_there_is_no_network_and_trying_fails_at_once(probes: RemoteSubject) -> 
 def test_learner_code_has_no_capabilities(probes: RemoteSubject) -> None:
     """As root the uid drop clears them; in a user namespace they are dropped explicitly."""
     assert probes.capabilities() == 0
+
+
+@pytest.mark.skipif(not CONFINED, reason=NEEDS_CONFINEMENT)
+def test_learner_code_cannot_remount_the_python_installation_writable(probes: RemoteSubject) -> None:
+    """In a user namespace the child had every capability: without dropping them it could remount
+    its read-only binds (your virtualenv) writable and change them."""
+    with pytest.raises(LearnerError) as raised:
+        probes.remount_writable_and_plant(sys.prefix)
+    assert raised.value.type_name in {"OSError", "PermissionError", "FileNotFoundError"}
+    assert not (Path(sys.prefix) / "planted.py").exists()
 
 
 @pytest.mark.skipif(
