@@ -168,6 +168,7 @@ def test_learner_code_runs_as_an_unprivileged_uid(probes: RemoteSubject) -> None
     assert {"uid", "rlimits", "session"} <= set(probes.session.isolation)
 
 
+@pytest.mark.skipif(not CONFINED, reason=NEEDS_CONFINEMENT)
 def test_solutions_hidden_checks_and_grader_files_are_unreadable(probes: RemoteSubject) -> None:
     for path in [REPO_ROOT / "solutions" / "attention" / "tokens.py", REPO_ROOT / "autograder" / "course.py",
                  REPO_ROOT / "autograder" / "hidden" / "__init__.py"]:
@@ -182,6 +183,7 @@ def test_solutions_hidden_checks_and_grader_files_are_unreadable(probes: RemoteS
         assert probes.list_dir(str(REPO_ROOT / "autograder" / "hidden")) == []
 
 
+@pytest.mark.skipif(not CONFINED, reason=NEEDS_CONFINEMENT)
 def test_scratch_folders_show_nothing_but_the_childs_own_work(probes: RemoteSubject, workspace: Path) -> None:
     stray = Path(tempfile.mkdtemp(prefix="copy-of-hidden-tests-")) / "hidden_checks.py"
     stray.write_text("SECRET = 1\n")
@@ -349,6 +351,7 @@ def test_an_infinite_loop_is_stopped_at_the_call_limit(zygote: Zygote, workspace
     assert session.dead
 
 
+@pytest.mark.skipif(not CONFINED, reason=NEEDS_CONFINEMENT + "; kill(-1) would kill this test run")
 def test_killing_the_parent_does_not_stop_the_grader(zygote: Zygote, workspace: Path) -> None:
     session = _session(zygote, workspace)
     subject = RemoteSubject("probes", "x", session)

@@ -41,6 +41,7 @@ import resource
 import signal
 import stat
 import tempfile
+import time
 from dataclasses import dataclass, field
 
 from .unprivileged import (
@@ -485,6 +486,8 @@ def kill_tree(leader: int, *, uid: int | None, keep: set[int]) -> None:
         pass
     if uid is not None and os.geteuid() == 0:
         kill_uid(uid)
+    else:  # no sandbox uid: its children become our orphans only once it has exited; wait for that
+        _wait_until_ended(leader)
     for _ in range(5):  # orphans re-parented to us (we are a subreaper); repeat: they may fork
         strays = [pid for pid in children_of(os.getpid()) if pid not in keep]
         if not strays:
@@ -499,6 +502,16 @@ def kill_tree(leader: int, *, uid: int | None, keep: set[int]) -> None:
             except OSError:
                 pass
         reap()
+
+
+def _wait_until_ended(pid: int, seconds: float = 1.0) -> None:
+    """Wait (without reaping it) until ``pid`` is a zombie or gone."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        fields = _stat_fields(pid)
+        if fields is None or fields[0] in ("Z", "X"):
+            return
+        time.sleep(0.001)
 
 
 def reap() -> list[tuple[int, int]]:
