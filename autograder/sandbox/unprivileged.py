@@ -198,15 +198,6 @@ def drop_capabilities() -> bool:
     return _libc.capset(ctypes.byref(header), data) == 0
 
 
-def capabilities() -> int:
-    """This process's effective capability set, as a bit mask (0: none)."""
-    header = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
-    data = (_CapData * 2)()
-    if _libc.capget(ctypes.byref(header), data) != 0:
-        return -1
-    return data[0].effective | (data[1].effective << 32)
-
-
 def block_network_in_python() -> None:
     """Make Python's sockets fail at once: every connect, name lookup and send to an address.
 
