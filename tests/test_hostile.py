@@ -28,8 +28,13 @@ from autograder.grading.engine import Grader, SubmissionResult
 from autograder.grading.intake import Submission
 from autograder.hidden import load_hidden_checks
 from autograder.sandbox.remote import Zygote
+from autograder.sandbox.unprivileged import grading_mode
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
+pytestmark = pytest.mark.skipif(
+    grading_mode().name == "unconfined",
+    reason="no user namespaces (layers uid, mount, pid missing): kill_parent's kill(-1) would kill this test run "
+           "and read_hidden would read the hidden tests; test_nonroot grades the other attacks unconfined")
 COURSE = load_course()
 LIMITS = COURSE.limits.model_copy(update={"call_seconds": 3.0, "submission_seconds": 120.0})
 TEST_COURSE = COURSE.model_copy(update={"limits": LIMITS})
@@ -99,6 +104,7 @@ CASES = {
     "always_equal": ("causal_pairs", 0.0, "should be a"),
     "hardcoded": ("causal_attention", None, "values differ"),
     "output_flood": ("embedding", 0.0, "printed more than 256 KB"),
+    "forbidden_hidden_call": ("causal_attention", None, "must be implemented from scratch"),
 }
 
 
@@ -172,10 +178,10 @@ def test_forged_results_are_ignored_and_cannot_be_written(graded) -> None:  # no
 
 def test_attacks_that_fail_leave_correct_code_fully_graded(graded) -> None:  # noqa: ANN001
     results, zygote, _ = graded
-    for case in ("kill_parent", "leftover_processes", "read_hidden"):
+    for case in ("kill_parent", "leftover_processes", "read_hidden", "network_attempt"):
         assert results[case].score == 100, (case, [t.output for t in results[case].tests if not t.passed])
-    if os.geteuid() == 0:
-        assert zygote.restarts == 0  # an unprivileged uid cannot signal the grader's processes
+    if grading_mode().name != "unconfined":  # a sandbox uid or a PID namespace: no signal reaches the grader
+        assert zygote.restarts == 0
 
 
 def test_nothing_secret_reaches_the_learner(graded) -> None:  # noqa: ANN001

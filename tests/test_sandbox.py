@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import textwrap
 import time
@@ -22,10 +24,14 @@ from autograder import REPO_ROOT
 from autograder.grading.engine import default_hidden_paths
 from autograder.sandbox.isolation import DEVICES, SYSTEM_PATHS, reserve_uid_block
 from autograder.sandbox.remote import Budget, RemoteSubject, SessionSpec, StepSession, Zygote
+from autograder.sandbox.unprivileged import user_namespaces_available
 from autograder.sandbox.zygote import PYTHON_PATHS
 from selfcheck.errors import CallFailed, LearnerError
 
 IS_ROOT = os.geteuid() == 0
+USER_NAMESPACES = not IS_ROOT and user_namespaces_available()  # a normal user's mount, network and PID layers
+CONFINED = IS_ROOT or USER_NAMESPACES
+NEEDS_CONFINEMENT = "no user namespaces on this system (mount and PID layers missing: grading needs --allow-unconfined)"
 SANDBOX_UID_BASE = reserve_uid_block().first if IS_ROOT else -1  # this test process's own uid block
 MARKER = "autograder-leftover-probe"
 
@@ -46,8 +52,36 @@ PROBES = textwrap.dedent(f'''
     def grader_modules():
         return sorted(name for name in sys.modules if name.startswith("autograder"))
 
-    def connect():
-        socket.create_connection(("127.0.0.1", 22), timeout=2)
+    def connect(host="127.0.0.1", port=22):
+        socket.create_connection((host, port), timeout=5)
+
+    def lookup(name):
+        return socket.getaddrinfo(name, 80)
+
+    def download(url):
+        import urllib.request
+        return urllib.request.urlopen(url, timeout=5).read(100)
+
+    def capabilities():
+        import ctypes
+        header = (ctypes.c_uint32 * 2)(0x20080522, 0)
+        data = (ctypes.c_uint32 * 6)()
+        assert ctypes.CDLL(None).capget(header, data) == 0
+        return data[0] | data[3] << 32  # the effective set
+
+    def remount_writable_and_plant(folder):
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        remounted = libc.mount(None, folder.encode(), None, 0x20 | 0x1000, None) == 0  # MS_REMOUNT | MS_BIND
+        with open(os.path.join(folder, "planted.py"), "w") as handle:
+            handle.write("planted")
+        return remounted
+
+    def pids():
+        return [os.getpid(), os.getppid()]
+
+    def signal_pid(pid):
+        os.kill(pid, signal.SIGKILL)
 
     def allocate(gigabytes):
         return torch.empty(int(gigabytes * 2**30), dtype=torch.uint8).sum()
@@ -127,12 +161,14 @@ def probes(zygote: Zygote, workspace: Path) -> Iterator[RemoteSubject]:
     session.close()
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="the privilege drop happens only when grading as root")
+@pytest.mark.skipif(not IS_ROOT, reason="layer uid: a separate uid needs root; as a normal user a PID namespace "
+                    "stands in (test_as_a_normal_user_learner_code_is_pid_2_of_its_own_pid_namespace)")
 def test_learner_code_runs_as_an_unprivileged_uid(probes: RemoteSubject) -> None:
     assert probes.whoami() == SANDBOX_UID_BASE
     assert {"uid", "rlimits", "session"} <= set(probes.session.isolation)
 
 
+@pytest.mark.skipif(not CONFINED, reason=NEEDS_CONFINEMENT)
 def test_solutions_hidden_checks_and_grader_files_are_unreadable(probes: RemoteSubject) -> None:
     for path in [REPO_ROOT / "solutions" / "attention" / "tokens.py", REPO_ROOT / "autograder" / "course.py",
                  REPO_ROOT / "autograder" / "hidden" / "__init__.py"]:
@@ -147,6 +183,7 @@ def test_solutions_hidden_checks_and_grader_files_are_unreadable(probes: RemoteS
         assert probes.list_dir(str(REPO_ROOT / "autograder" / "hidden")) == []
 
 
+@pytest.mark.skipif(not CONFINED, reason=NEEDS_CONFINEMENT)
 def test_scratch_folders_show_nothing_but_the_childs_own_work(probes: RemoteSubject, workspace: Path) -> None:
     stray = Path(tempfile.mkdtemp(prefix="copy-of-hidden-tests-")) / "hidden_checks.py"
     stray.write_text("SECRET = 1\n")
@@ -242,11 +279,59 @@ def test_learner_code_cannot_reach_its_own_steps_reference(zygote: Zygote, works
         session.close()
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="network namespaces need root here")
-def test_there_is_no_network(probes: RemoteSubject) -> None:
+def test_there_is_no_network_and_trying_fails_at_once(probes: RemoteSubject) -> None:
+    """Every mode blocks the network without waiting for a timeout (an honest retry costs nothing)."""
+    assert "network" in probes.session.isolation or "python_network_block" in probes.session.isolation
+    for attempt in (lambda: probes.connect(), lambda: probes.connect("93.184.215.14", 80),
+                    lambda: probes.lookup("example.com"), lambda: probes.download("http://example.com/")):
+        started = time.monotonic()
+        with pytest.raises(LearnerError) as raised:
+            attempt()
+        assert time.monotonic() - started < 2.0, "the blocked network made learner code wait for a timeout"
+        assert raised.value.type_name in {"OSError", "ConnectionRefusedError", "gaierror", "URLError"}, raised.value
+
+
+def test_learner_code_has_no_capabilities(probes: RemoteSubject) -> None:
+    """As root the uid drop clears them; in a user namespace they are dropped explicitly."""
+    assert probes.capabilities() == 0
+
+
+@pytest.mark.skipif(not CONFINED, reason=NEEDS_CONFINEMENT)
+def test_learner_code_cannot_remount_the_python_installation_writable(probes: RemoteSubject) -> None:
+    """In a user namespace the child had every capability: without dropping them it could remount
+    its read-only binds (your virtualenv) writable and change them."""
     with pytest.raises(LearnerError) as raised:
-        probes.connect()
-    assert raised.value.type_name in {"OSError", "ConnectionRefusedError", "TimeoutError"}
+        probes.remount_writable_and_plant(sys.prefix)
+    assert raised.value.type_name in {"OSError", "PermissionError", "FileNotFoundError"}
+    assert not (Path(sys.prefix) / "planted.py").exists()
+
+
+@pytest.mark.skipif(
+    IS_ROOT, reason="as root the layer is the sandbox uid (see test_learner_code_runs_as_an_unprivileged_uid)")
+@pytest.mark.skipif(not IS_ROOT and not USER_NAMESPACES, reason=NEEDS_CONFINEMENT)
+def test_as_a_normal_user_learner_code_is_pid_2_of_its_own_pid_namespace(probes: RemoteSubject) -> None:
+    assert probes.pids() == [2, 1]
+    assert {"pid", "mount", "network", "rlimits", "session"} <= set(probes.session.isolation)
+
+
+@pytest.mark.skipif(not CONFINED, reason=NEEDS_CONFINEMENT)
+def test_learner_code_cannot_signal_the_graders_processes(probes: RemoteSubject) -> None:
+    """kill(-1) and kill(pid) reach none of the grader's own (or the instructor's) processes."""
+    sentinel = subprocess.Popen(["sleep", "60"])
+    try:
+        try:
+            probes.signal_pid(sentinel.pid)
+        except LearnerError:
+            pass  # PermissionError as root; ProcessLookupError in a PID namespace
+        try:
+            probes.kill_everyone()
+        except (LearnerError, CallFailed):
+            pass
+        time.sleep(0.2)
+        assert sentinel.poll() is None, "learner code killed a process of the grader's"
+    finally:
+        sentinel.kill()
+        sentinel.wait()
 
 
 def test_a_memory_bomb_fails_the_call_not_the_grader(probes: RemoteSubject) -> None:
@@ -271,6 +356,7 @@ def test_an_infinite_loop_is_stopped_at_the_call_limit(zygote: Zygote, workspace
     assert session.dead
 
 
+@pytest.mark.skipif(not CONFINED, reason=NEEDS_CONFINEMENT + "; kill(-1) would kill this test run")
 def test_killing_the_parent_does_not_stop_the_grader(zygote: Zygote, workspace: Path) -> None:
     session = _session(zygote, workspace)
     subject = RemoteSubject("probes", "x", session)
@@ -317,7 +403,7 @@ def test_processes_left_behind_are_killed_with_the_step(zygote: Zygote, workspac
     assert not stray
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="file ownership protects grader files only when grading as root")
+@pytest.mark.skipif(not CONFINED, reason=NEEDS_CONFINEMENT)
 def test_learner_code_cannot_write_grader_files(probes: RemoteSubject, tmp_path: Path) -> None:
     target = tmp_path / "results.json"
     with pytest.raises(LearnerError) as raised:

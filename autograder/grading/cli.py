@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--course", default=None, metavar="FILE", help="course file (default: course.yml)")
     parser.add_argument("--roster", default=None, metavar="CSV", help="roster (submission, student_id, name, email): "
                         "adds those columns to grades.csv and writes lms_grades.csv (Canvas import format)")
+    parser.add_argument("--allow-unconfined", action="store_true",
+                        help="grade even where learner code cannot be confined (a normal user on a system "
+                             "without unprivileged user namespaces): only for submissions you trust")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{out_dir}: cannot write the results there ({error.strerror})") from None
     roster = _load_roster(args.roster) if args.roster else None
     seed = args.seed if args.seed is not None else secrets.randbits(31)
-    status = grade_all(course, submissions, out_dir=out_dir, jobs=args.jobs, seed=seed)
+    status = grade_all(course, submissions, out_dir=out_dir, jobs=args.jobs, seed=seed,
+                       allow_unconfined=args.allow_unconfined)
     if roster is not None:
         from .roster import write_lms_files
 
@@ -86,15 +90,23 @@ def _load_roster(path: str) -> dict:
 
 
 def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int, seed: int,  # noqa: ANN001
-              hidden_paths: tuple[str | Path, ...] = ()) -> int:
+              hidden_paths: tuple[str | Path, ...] = (), allow_unconfined: bool = False) -> int:
     """Grade ``submissions`` and write every report; returns the exit status.
 
     ``hidden_paths``: more files or folders learner code must not see, besides the grader's own
     files, ``out_dir`` and the submissions (the Gradescope runner hides the rest of ``/autograder``).
+    ``allow_unconfined``: grade even where learner code cannot be confined (`UsageError` otherwise).
     """
     from ..sandbox.isolation import make_undumpable
+    from ..sandbox.unprivileged import UNCONFINED_RISK, grading_mode
     from ..sandbox.worker import SandboxError, Zygote
 
+    mode = grading_mode()
+    if mode.name == "unconfined" and not allow_unconfined:
+        raise UsageError(f"this system allows no unprivileged user namespaces: {UNCONFINED_RISK}; grade as root "
+                         "or in a container, or pass --allow-unconfined for submissions you trust")
+    if mode.announcement():
+        print(mode.announcement(), file=sys.stderr)
     zygote = Zygote()
     zygote.start()  # imports torch in parallel with us
     make_undumpable()
@@ -111,7 +123,8 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
         os.chmod(work_root, 0o711)  # sandbox uids may enter their own copy, not list the others
     hidden = tuple(str(Path(p).resolve()) for p in (out_dir, *_originals(submissions), *hidden_paths))
     checks = load_hidden_checks(s.id for s in course.steps)  # the steps of course.yml
-    grader = Grader(course, checks, seed=seed, zygote=zygote, work_root=work_root, hidden_paths=hidden)
+    grader = Grader(course, checks, seed=seed, zygote=zygote, work_root=work_root, hidden_paths=hidden,
+                    mode=mode)
     results: dict[str, SubmissionResult] = {}
     failures = 0
     started = time.monotonic()

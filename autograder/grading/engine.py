@@ -26,6 +26,7 @@ from .. import REPO_ROOT
 from ..course import Course, Step
 from ..sandbox.isolation import reserve_uid_block
 from ..sandbox.remote import Budget, RemoteSubject, SessionSpec, StepSession, Zygote
+from ..sandbox.unprivileged import GradingMode, grading_mode
 from .forbidden import scan
 from .intake import PrivateCopy, Submission, make_private_copy
 from .public_example import CALL_SECONDS as EXAMPLE_CALL_SECONDS
@@ -50,7 +51,9 @@ class SubmissionResult:
     seed: int
     tests: list[TestResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    isolation: list[str] = field(default_factory=list)
+    isolation: list[str] = field(default_factory=list)  # the layers learner code ran under (as its child reported)
+    isolation_mode: str = ""  # "root", "user namespaces" or "unconfined"
+    isolation_missing: dict[str, str] = field(default_factory=dict)  # layer -> what learner code could do
     elapsed: float = 0.0
     form: str = ""  # what the intake found: "attention folder", "notebooks", "zip (...)", "nothing"
     sources: dict[str, str] = field(default_factory=dict)  # step id -> the file its code came from
@@ -83,8 +86,9 @@ class Grader:
     """Grades submissions with one course, one set of checks, one seed and one sandbox worker."""
 
     def __init__(self, course: Course, checks: CheckRegistry, *, seed: int, zygote: Zygote, work_root: Path,
-                 hidden_paths: tuple[str, ...] = ()) -> None:
+                 hidden_paths: tuple[str, ...] = (), mode: GradingMode | None = None) -> None:
         self.course = course
+        self.mode = mode or grading_mode()
         self.checks = checks
         self.seed = seed
         self.zygote = zygote
@@ -104,7 +108,8 @@ class Grader:
         """
         started = time.monotonic()
         slots = list(lanes) or [slot]
-        result = SubmissionResult(submission.name, self.seed)
+        result = SubmissionResult(submission.name, self.seed, isolation_mode=self.mode.name,
+                                  isolation_missing=dict(self.mode.missing))
         uids = [self.uids.uid(s) if self.uids is not None else None for s in slots]
         copies: list[PrivateCopy] = []
         budget = Budget(self.course.limits.submission_seconds)

@@ -35,6 +35,8 @@ def results_json(result: SubmissionResult, course: Course) -> dict[str, Any]:
             "course_version": course.version,
             "grader_version": __version__,
             "isolation": result.isolation,
+            "isolation_mode": result.isolation_mode,
+            "isolation_missing": result.isolation_missing,
             "steps": {s.id: {"score": result.step_score(s.id), "max_score": s.points} for s in course.steps},
             "submission_form": result.form,
             "step_sources": result.sources,

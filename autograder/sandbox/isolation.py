@@ -16,8 +16,17 @@ Layers, each applied when this machine allows it and reported by name:
   (``/tmp``, ``/home``, ``/root``, ...) with empty read-only tmpfs mounts instead;
 - ``network``: an empty network namespace (no network at all);
 - ``uid``: when the grader runs as root, an unprivileged uid/gid with no supplementary groups;
-  otherwise an unprivileged user namespace supplies the mount and network layers;
+- ``pid`` (a normal user, instead of ``uid``): an unprivileged user namespace supplies the mount
+  and network layers, and a new PID namespace in which learner code is pid 2 under a small init:
+  its ``kill(-1)``, signals and ``ptrace`` reach only its own processes, never the instructor's,
+  and every capability the user namespace gave is dropped before learner code runs;
+- ``python_network_block`` (a normal user without user namespaces, only with
+  ``--allow-unconfined``): no kernel network layer, so Python's sockets refuse every connection
+  and name lookup at once (an honest submission that tries the network fails fast, as in the
+  other modes); learner code can get around it, which is why that mode needs the flag;
 - ``no_new_privs``: setuid binaries cannot raise privileges.
+
+`unprivileged.grading_mode` says, in the grader before anything runs, which of these this machine allows.
 
 Process-tree cleanup after a child is done lives here too (`kill_tree`).
 """
@@ -32,7 +41,17 @@ import resource
 import signal
 import stat
 import tempfile
+import time
 from dataclasses import dataclass, field
+
+from .unprivileged import (
+    CLONE_NEWPID,
+    block_network_in_python,
+    drop_capabilities,
+    enter_pid_namespace,
+    map_user,
+    user_namespaces_disabled,
+)
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -119,11 +138,18 @@ def confine(settings: Confinement) -> list[str]:
             layers.append("uid")
     else:
         uid, gid = os.getuid(), os.getgid()
-        if _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET) and _map_user(uid, gid):
+        if (not user_namespaces_disabled() and _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID)
+                and map_user(uid, gid)):
             layers.append("network")
             if _make_private() and (_enter_minimal_root(settings)
                                     or _hide((*SCRATCH_ROOTS, *settings.hidden_paths), settings.needed_paths)):
                 layers.append("mount")
+            if enter_pid_namespace():  # from here on this is pid 2 of a new PID namespace
+                layers.append("pid")
+            drop_capabilities()  # those the user namespace granted: no remounting the read-only binds
+        else:
+            block_network_in_python()
+            layers.append("python_network_block")
     if prctl(PR_SET_NO_NEW_PRIVS, 1):
         layers.append("no_new_privs")
     _set_limits(settings, mapped, processes)
@@ -134,19 +160,6 @@ def confine(settings: Confinement) -> list[str]:
 
 def _unshare(flags: int) -> bool:
     return _libc.unshare(flags) == 0
-
-
-def _map_user(uid: int, gid: int) -> bool:
-    try:
-        with open("/proc/self/setgroups", "w") as handle:
-            handle.write("deny")
-        with open("/proc/self/uid_map", "w") as handle:
-            handle.write(f"{uid} {uid} 1")
-        with open("/proc/self/gid_map", "w") as handle:
-            handle.write(f"{gid} {gid} 1")
-    except OSError:
-        return False
-    return True
 
 
 def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> bool:
@@ -472,6 +485,8 @@ def kill_tree(leader: int, *, uid: int | None, keep: set[int]) -> None:
         pass
     if uid is not None and os.geteuid() == 0:
         kill_uid(uid)
+    else:  # no sandbox uid: its children become our orphans only once it has exited; wait for that
+        _wait_until_ended(leader)
     for _ in range(5):  # orphans re-parented to us (we are a subreaper); repeat: they may fork
         strays = [pid for pid in children_of(os.getpid()) if pid not in keep]
         if not strays:
@@ -486,6 +501,16 @@ def kill_tree(leader: int, *, uid: int | None, keep: set[int]) -> None:
             except OSError:
                 pass
         reap()
+
+
+def _wait_until_ended(pid: int, seconds: float = 1.0) -> None:
+    """Wait (without reaping it) until ``pid`` is a zombie or gone."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        fields = _stat_fields(pid)
+        if fields is None or fields[0] in ("Z", "X"):
+            return
+        time.sleep(0.001)
 
 
 def reap() -> list[tuple[int, int]]:

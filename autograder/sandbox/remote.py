@@ -141,7 +141,7 @@ class StepSession:
         return reply
 
     def _fail(self, what: str, _: Any) -> None:
-        status = self.close() or "ended"
+        status = self.close(ended=True) or "ended"
         if "signal" in status:
             reason = "it may have used too much memory or CPU time, or killed itself"
         else:
@@ -155,14 +155,16 @@ class StepSession:
         except OSError:
             return False
 
-    def close(self) -> str | None:
-        """Kill the child and everything it started; returns how it ended."""
+    def close(self, ended: bool = False) -> str | None:
+        """Kill the child and everything it started; returns how it ended.
+
+        ``ended``: its connection closed, so it is exiting (let it finish, to tell how it ended)."""
         if self.dead:
             return None
         self.dead = True
         if self.conn is not None:
             self.conn.close()
-        return self.zygote.release(self.pid) if self.pid is not None else None
+        return self.zygote.release(self.pid, ended=ended) if self.pid is not None else None
 
 
 class RemoteHandle(Handle):

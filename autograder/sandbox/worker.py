@@ -90,9 +90,9 @@ class Zygote:
             raise SandboxError(f"could not start a sandboxed process: {(reply or {}).get('error', 'no worker')}")
         return int(reply["pid"])
 
-    def release(self, pid: int) -> str:
+    def release(self, pid: int, ended: bool = False) -> str:
         """Kill a child's whole process tree; returns how the child ended."""
-        reply = self._request({"op": "release", "pid": pid})
+        reply = self._request({"op": "release", "pid": pid, "ended": ended})
         return "the sandbox worker had stopped" if reply is None else str(reply.get("status", "ended"))
 
     def _kill_locked(self) -> None:

@@ -5,7 +5,7 @@ Started by `remote.Zygote` as ``python -m autograder.sandbox.zygote FD`` where F
 
 - ``{"op": "spawn", "plan": {...}, "confinement": {...}, "output": PATH}`` with one passed fd
   (the child's end of a stream socket) -> ``{"pid": PID}``;
-- ``{"op": "release", "pid": PID}`` -> kills the child's whole process tree,
+- ``{"op": "release", "pid": PID, "ended": BOOL}`` -> kills the child's whole process tree,
   ``{"status": "exited 0" | "killed by signal 9" | ...}``;
 - end of file on the control socket -> kill every child and exit.
 
@@ -23,6 +23,7 @@ import signal
 import socket
 import sys
 import sysconfig
+import time
 
 import torch
 
@@ -128,7 +129,13 @@ class Zygote:
             os._exit(71)
         os._exit(0)
 
-    def release(self, pid: int) -> dict:
+    def release(self, pid: int, ended: bool = False) -> dict:
+        """``ended``: the child closed its connection; give it a moment to exit by itself first (in a PID
+        namespace its exit status comes through a small init, a few milliseconds later)."""
+        deadline = time.monotonic() + (1.0 if ended else 0.0)
+        while pid in self.active and pid not in self.statuses and time.monotonic() < deadline:
+            time.sleep(0.002)
+            self.collect()
         uid = self.active.pop(pid, None) if pid in self.active else None
         kill_tree(pid, uid=uid, keep=set(self.active))
         self.collect()
@@ -163,7 +170,7 @@ class Zygote:
                 if op == "spawn":
                     reply = self.spawn(request, fds)
                 elif op == "release":
-                    reply = self.release(int(request["pid"]))
+                    reply = self.release(int(request["pid"]), bool(request.get("ended")))
                 else:
                     reply = {"error": f"unknown op {op!r}"}
             except Exception as error:  # noqa: BLE001 - keep serving; report the problem
