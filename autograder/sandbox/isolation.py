@@ -440,7 +440,16 @@ def user_processes(uid: int) -> list[int]:
 
 
 def children_of(parent: int) -> list[int]:
-    """Pids whose parent is ``parent``."""
+    """Pids whose parent is ``parent`` (its threads' ``children`` lists; a scan of /proc where those are missing)."""
+    try:
+        tasks = os.listdir(f"/proc/{parent}/task")
+        listed: set[int] = set()
+        for task in tasks:
+            with open(f"/proc/{parent}/task/{task}/children") as handle:
+                listed.update(int(pid) for pid in handle.read().split())
+        return sorted(listed)
+    except (OSError, ValueError):
+        pass  # no CONFIG_PROC_CHILDREN, or a thread ended while we read: scan every process
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
