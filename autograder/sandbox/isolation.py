@@ -32,6 +32,7 @@ import resource
 import signal
 import stat
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 CLONE_NEWNS = 0x00020000
@@ -473,13 +474,18 @@ def kill_uid(uid: int) -> None:
     os.waitpid(pid, 0)
 
 
-def kill_tree(leader: int, *, uid: int | None, keep: set[int]) -> None:
-    """Kill ``leader``'s process group, every process of ``uid``, and this process's orphans not in ``keep``."""
+def kill_tree(leader: int, *, uid: int | None, keep: set[int],
+              uid_killer: Callable[[int], bool] | None = None) -> None:
+    """Kill ``leader``'s process group, every process of ``uid``, and this process's orphans not in ``keep``.
+
+    ``uid_killer(uid)`` (a helper cheaper than `kill_uid`'s fork) kills every process of ``uid``;
+    when it returns False, `kill_uid` does.
+    """
     try:
         os.killpg(leader, signal.SIGKILL)
     except OSError:
         pass
-    if uid is not None and os.geteuid() == 0:
+    if uid is not None and os.geteuid() == 0 and (uid_killer is None or not uid_killer(uid)):
         kill_uid(uid)
     for _ in range(5):  # orphans re-parented to us (we are a subreaper); repeat: they may fork
         strays = [pid for pid in children_of(os.getpid()) if pid not in keep]

@@ -30,6 +30,7 @@ from selfcheck import plain as _plain  # noqa: F401 - preloaded before any fork
 
 from .child import StepPlan, build_package, run_child
 from .isolation import Confinement, confine, kill_tree, reap, set_child_subreaper
+from .killer import Killer
 
 MAX_PACKET = 1 << 20
 # What an unprivileged child must still read: the interpreter's installation (the standard library
@@ -71,6 +72,9 @@ class Zygote:
         self.control = control
         self.active: dict[int, int | None] = {}  # pid -> sandbox uid
         self.statuses: dict[int, int] = {}
+        self.killer = Killer()  # kills a sandbox uid's processes without forking this (torch-sized) process
+        if os.geteuid() == 0:
+            self.killer.start()
 
     def collect(self) -> None:
         for pid, status in reap():
@@ -130,7 +134,8 @@ class Zygote:
 
     def release(self, pid: int) -> dict:
         uid = self.active.pop(pid, None) if pid in self.active else None
-        kill_tree(pid, uid=uid, keep=set(self.active))
+        helper = {self.killer.pid} if self.killer.pid is not None else set()
+        kill_tree(pid, uid=uid, keep=set(self.active) | helper, uid_killer=self.killer.kill)
         self.collect()
         try:
             _, status = os.waitpid(pid, 0)
