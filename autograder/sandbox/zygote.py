@@ -184,6 +184,10 @@ def main() -> None:
     torch.set_num_threads(1)  # no OpenMP pool before fork: forked children stay safe
     warm_up()
     control = socket.socket(fileno=int(sys.argv[1]))
+    try:
+        os.setsid()  # no controlling terminal, once for every child (each child only makes its own group)
+    except OSError:
+        pass  # already a session leader
     set_child_subreaper()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the grader, which shuts us down
     zygote = Zygote(control)
