@@ -615,6 +615,10 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print("exercises/ is up to date and holds no solution code")
         return 0
+    if getattr(args, "out", None):
+        from .export.bundle import check_output_folder
+
+        check_output_folder(Path(args.out))  # before the release's slow work
     try:
         written = write_release(course, layout)
         removed = remove_stale(course, layout)

@@ -555,8 +555,11 @@ def sync_problems(course: Course, layout: Layout | None = None) -> list[str]:
     return problems + [str(leak) for leak in find_leaks(layout)]
 
 
-def ensure_output_folder(out_dir: Path) -> None:
-    """Create ``out_dir`` (and its parents), or raise a one-line `UsageError` naming the problem."""
+def check_output_folder(out_dir: Path) -> None:
+    """Raise a one-line `UsageError` when ``out_dir`` can never be a folder (it, or a parent, is a file).
+
+    Cheap: commands call it before their slow work, so a mistyped ``--out`` fails at once.
+    """
     from ..cli import UsageError
 
     if out_dir.exists() and not out_dir.is_dir():
@@ -564,6 +567,13 @@ def ensure_output_folder(out_dir: Path) -> None:
     blocking = next((p for p in out_dir.parents if p.exists() and not p.is_dir()), None)
     if blocking is not None:
         raise UsageError(f"{out_dir}: cannot create the folder: {blocking} is a file, not a folder")
+
+
+def ensure_output_folder(out_dir: Path) -> None:
+    """Create ``out_dir`` (and its parents), or raise a one-line `UsageError` naming the problem."""
+    from ..cli import UsageError
+
+    check_output_folder(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:  # no permission, read-only file system, ...
