@@ -24,7 +24,7 @@ from selfcheck.registry import Check, CheckRegistry, Outcome, run_check
 from .. import REPO_ROOT
 from ..course import Course, Step
 from ..sandbox.isolation import reserve_uid_block
-from ..sandbox.remote import Budget, RemoteSubject, SessionSpec, StepSession, Zygote
+from ..sandbox.remote import TIMINGS, Budget, RemoteSubject, SessionSpec, StepSession, Zygote
 from .forbidden import scan
 from .submissions import PrivateCopy, Submission, make_private_copy
 
@@ -228,10 +228,12 @@ class Grader:
                             len(checks) - len(outcomes))
                         break
                 seen = set(session.forbidden)
+                started = time.perf_counter()
                 try:
                     outcome = run_check(check, RemoteSubject(step.id, filename, session), self.seed)
                 except CallFailed as failure:
                     outcome = Outcome("failed", str(failure))
+                TIMINGS.add("checks", started)
                 used = session.forbidden - seen
                 if step.from_scratch and used:
                     names = ", ".join(sorted(used))
