@@ -118,6 +118,9 @@ class StepSession:
     isolation: list[str] = field(default_factory=list)
     forbidden: set[str] = field(default_factory=set)
     dead: bool = False
+    # api name -> the child's answer to its lookup (a handle's description, or None: not defined), shared by
+    # the checks this child serves: each looks a name up once per child, not once per check
+    api_answers: dict[str, Any] = field(default_factory=dict)
 
     def start(self) -> None:
         """Fork the child and wait until it has imported the module (raises `CallFailed`)."""
@@ -297,7 +300,13 @@ class RemoteSubject(Subject):
         return value
 
     def _lookup_api(self, name: str) -> Handle | None:
-        reply, value = self.request({"op": "api", "name": name}, name)
-        if reply.get("missing"):
+        if name not in self.session.api_answers:
+            reply, _ = self.request({"op": "api", "name": name}, name)
+            self.session.api_answers[name] = None if reply.get("missing") else reply.get("value")
+        answer = self.session.api_answers[name]
+        if answer is None:
             return None
-        return value
+        try:
+            return decode_value(answer, {}, lambda data: RemoteHandle(self, data, name))
+        except WireError as error:
+            raise CallFailed(f"{name}: the grader could not read the result ({error})") from None
