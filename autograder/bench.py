@@ -3,7 +3,8 @@
 Prints, from one run on this machine:
 
 1. ``python -c "import torch"`` (median of a few runs), the floor for any torch grader;
-2. the wall time of ``python -m autograder grade`` on one complete submission, and its ratio to 1;
+2. the wall time of ``python -m autograder grade`` on one complete submission (default ``--jobs``: its
+   steps on two lanes on two cores), and its ratio to 1;
 3. the wall time of grading N copies (default 50) with ``--jobs 2``, per submission, the CPU time
    it used (the grader, and the sandbox worker with its children), and where the time went:
    spawning children, their start (stand-ins, confinement, the step's import), calls into learner
@@ -117,11 +118,11 @@ def resident_mb(pid: int) -> float:
     return 0.0
 
 
-def grade(paths: list[Path], out: Path, jobs: int, env: dict[str, str], scratch: Path) -> GradeRun:
-    """Run ``python -m autograder grade PATHS --out OUT --jobs JOBS --seed 1`` and measure it."""
+def grade(paths: list[Path], out: Path, jobs: int | None, env: dict[str, str], scratch: Path) -> GradeRun:
+    """Run ``python -m autograder grade PATHS --out OUT [--jobs JOBS] --seed 1`` and measure it."""
     report = scratch / f"timings-{time.monotonic_ns()}.json"
     command = [sys.executable, "-c", RUNNER, str(report), "grade", *map(str, paths), "--out", str(out),
-               "--jobs", str(jobs), "--seed", "1"]
+               *(["--jobs", str(jobs)] if jobs is not None else []), "--seed", "1"]
     started = time.perf_counter()
     samples: list[tuple[float, int, float]] = []
     errors: list[str] = []
@@ -158,7 +159,8 @@ def run(args: argparse.Namespace) -> int:
         shutil.copytree(COMPLETE / "attention", single / "attention")
         torch_import = median_of(args.repeat, [sys.executable, "-c", "import torch"], env=env)
         rows.append(("python -c 'import torch'", f"{torch_import:6.2f} s"))
-        one = statistics.median(grade([single], root / "out-one", 1, env, root).wall for _ in range(args.repeat))
+        # the grader's default --jobs, as a user runs it: a lone submission grades its steps on that many lanes
+        one = statistics.median(grade([single], root / "out-one", None, env, root).wall for _ in range(args.repeat))
         rows.append(("grade 1 complete submission", f"{one:6.2f} s  = {one / torch_import:.2f} x the torch import"))
         batch = make_batch(root, args.submissions)
         many = grade([batch], root / "out-batch", args.jobs, env, root)
