@@ -41,21 +41,19 @@ from . import REPO_ROOT
 
 COMPLETE = REPO_ROOT / "solutions"  # a complete submission: the reference package
 
-# ``python -m autograder ARGS``, then the sandbox's phase timings and CPU times as JSON into REPORT.
+# ``python -m autograder ARGS`` (autograder/__main__.py), then the sandbox's phase timings and CPU times as
+# JSON into REPORT.
 RUNNER = """
-import json, resource, runpy, sys
+import json, resource, sys
+from autograder.cli import exit_process, main
 report, sys.argv = sys.argv[1], ["autograder", *sys.argv[2:]]
-try:
-    runpy.run_module("autograder", run_name="__main__", alter_sys=True)
-    status = 0
-except SystemExit as stop:
-    status = stop.code
+status = main()
 from autograder.sandbox.remote import TIMINGS
 own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 with open(report, "w") as handle:
     json.dump({"seconds": TIMINGS.seconds, "counts": TIMINGS.counts,
                "grader_cpu": own.ru_utime + own.ru_stime, "sandbox_cpu": children.ru_utime + children.ru_stime}, handle)
-sys.exit(status)
+exit_process(status)
 """
 
 PHASE_LABELS = {
