@@ -19,8 +19,8 @@ from pathlib import Path
 
 from .. import PACKAGE_DIR
 from ..cli import UsageError
-from ..course import load_course
 from ..sandbox.isolation import UID_BLOCK
+from ..sandbox.worker import Zygote
 from .submissions import Submission, SubmissionError, resolve_submissions
 
 SAMPLES = PACKAGE_DIR / "samples"
@@ -38,10 +38,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..course import COURSE_FILE
-
     if not 1 <= args.jobs <= UID_BLOCK:
         raise UsageError(f"--jobs must be between 1 and {UID_BLOCK}")
+    zygote = Zygote()
+    zygote.start()  # the worker imports torch while we read the course and the submissions
+    try:
+        return _run(args, zygote)
+    finally:
+        zygote.stop()  # at once when the arguments were bad; grade_all has already closed it otherwise
+
+
+def _run(args: argparse.Namespace, zygote: Zygote) -> int:
+    from ..course import COURSE_FILE, load_course
+
     course = load_course(args.course or COURSE_FILE)
     try:
         submissions = resolve_submissions(args.submissions or [str(SAMPLES)])
@@ -56,21 +65,23 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         raise UsageError(f"{out_dir}: cannot write the results there ({error.strerror})") from None
     seed = args.seed if args.seed is not None else secrets.randbits(31)
-    return grade_all(course, submissions, out_dir=out_dir, jobs=args.jobs, seed=seed)
+    return grade_all(course, submissions, out_dir=out_dir, jobs=args.jobs, seed=seed, zygote=zygote)
 
 
 def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int, seed: int,  # noqa: ANN001
-              hidden_paths: tuple[str | Path, ...] = ()) -> int:
+              hidden_paths: tuple[str | Path, ...] = (), zygote: Zygote | None = None) -> int:
     """Grade ``submissions`` and write every report; returns the exit status.
 
     ``hidden_paths``: more files or folders learner code must not see, besides the grader's own
     files, ``out_dir`` and the submissions (the Gradescope runner hides the rest of ``/autograder``).
+    ``zygote``: a worker already started (it is closed at the end); by default one is started here.
     """
     from ..sandbox.isolation import make_undumpable
-    from ..sandbox.worker import SandboxError, Zygote
+    from ..sandbox.worker import SandboxError
 
-    zygote = Zygote()
-    zygote.start()  # imports torch in parallel with us
+    if zygote is None:
+        zygote = Zygote()
+        zygote.start()  # imports torch in parallel with us
     make_undumpable()
     import torch
 
