@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+from typing import NoReturn
 
 from .errors import UsageError
 
@@ -50,3 +52,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def exit_process(status: int) -> NoReturn:
+    """Exit with ``status``; after grading, without the interpreter's teardown.
+
+    With torch loaded the teardown takes 0.3 s or more (over a second on a busy machine): a good
+    part of grading one submission. By then the grader has written and closed every file and
+    stopped its worker; only the standard streams still hold output.
+    """
+    if "autograder.grading.engine" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)

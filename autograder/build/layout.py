@@ -10,7 +10,7 @@ from autograder.errors import UsageError
 
 from .leaks import SKIPPED_DIRS  # folders never part of a release, never scanned
 
-__all__ = ["SKIPPED_DIRS", "Layout", "ensure_output_folder", "read_text"]
+__all__ = ["SKIPPED_DIRS", "Layout", "check_output_folder", "ensure_output_folder", "read_text"]
 
 
 @dataclass(frozen=True)
@@ -58,13 +58,21 @@ def read_text(path: Path) -> str | None:
         return ""
 
 
-def ensure_output_folder(out_dir: Path) -> None:
-    """Create ``out_dir`` (and its parents), or raise a one-line `UsageError` naming the problem."""
+def check_output_folder(out_dir: Path) -> None:
+    """Raise a one-line `UsageError` when ``out_dir`` can never be a folder (it, or a parent, is a file).
+
+    Cheap: commands call it before their slow work, so a mistyped ``--out`` fails at once.
+    """
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"{out_dir}: not a folder")
     blocking = next((p for p in out_dir.parents if p.exists() and not p.is_dir()), None)
     if blocking is not None:
         raise UsageError(f"{out_dir}: cannot create the folder: {blocking} is a file, not a folder")
+
+
+def ensure_output_folder(out_dir: Path) -> None:
+    """Create ``out_dir`` (and its parents), or raise a one-line `UsageError` naming the problem."""
+    check_output_folder(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:  # no permission, read-only file system, ...

@@ -16,7 +16,7 @@ from autograder.course import load_course
 from autograder.errors import MarkerError, NbgraderError, UsageError
 
 from .generate import check_release, find_leaks, remove_stale, write_release
-from .layout import Layout
+from .layout import Layout, check_output_folder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print("exercises/ is up to date and holds no solution code")
         return 0
+    if getattr(args, "out", None):
+        check_output_folder(Path(args.out))  # before the release's slow work
     try:
         written = write_release(course, layout)
         removed = remove_stale(course, layout)

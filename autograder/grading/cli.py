@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from .. import PACKAGE_DIR
-from ..course import load_course
 from ..errors import UsageError
 from ..sandbox.isolation import UID_BLOCK
+from ..sandbox.worker import Zygote
 from .intake import Submission, SubmissionError, resolve_submissions
 
 SAMPLES = PACKAGE_DIR / "samples"
@@ -44,10 +44,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..course import COURSE_FILE
-
     if not 1 <= args.jobs <= UID_BLOCK:
         raise UsageError(f"--jobs must be between 1 and {UID_BLOCK}")
+    zygote = Zygote()
+    zygote.start()  # the worker imports torch while we read the course and the submissions
+    try:
+        return _run(args, zygote)
+    finally:
+        zygote.stop()  # at once when the arguments were bad; grade_all has already closed it otherwise
+
+
+def _run(args: argparse.Namespace, zygote: Zygote) -> int:
+    from ..course import COURSE_FILE, load_course
+
     course = load_course(args.course or COURSE_FILE)
     try:
         submissions = resolve_submissions(args.submissions or [str(SAMPLES)], course)
@@ -68,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     roster = _load_roster(args.roster) if args.roster else None
     seed = args.seed if args.seed is not None else secrets.randbits(31)
     status = grade_all(course, submissions, out_dir=out_dir, jobs=args.jobs, seed=seed,
-                       allow_unconfined=args.allow_unconfined)
+                       allow_unconfined=args.allow_unconfined, zygote=zygote)
     if roster is not None:
         from .roster import write_lms_files
 
@@ -90,25 +99,30 @@ def _load_roster(path: str) -> dict:
 
 
 def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int, seed: int,  # noqa: ANN001
-              hidden_paths: tuple[str | Path, ...] = (), allow_unconfined: bool = False) -> int:
+              hidden_paths: tuple[str | Path, ...] = (), allow_unconfined: bool = False,
+              zygote: Zygote | None = None) -> int:
     """Grade ``submissions`` and write every report; returns the exit status.
 
     ``hidden_paths``: more files or folders learner code must not see, besides the grader's own
     files, ``out_dir`` and the submissions (the Gradescope runner hides the rest of ``/autograder``).
     ``allow_unconfined``: grade even where learner code cannot be confined (`UsageError` otherwise).
+    ``zygote``: a worker already started (it is closed at the end); by default one is started here.
     """
     from ..sandbox.isolation import make_undumpable
     from ..sandbox.unprivileged import UNCONFINED_RISK, grading_mode
-    from ..sandbox.worker import SandboxError, Zygote
+    from ..sandbox.worker import SandboxError
 
     mode = grading_mode()
     if mode.name == "unconfined" and not allow_unconfined:
+        if zygote is not None:
+            zygote.stop()
         raise UsageError(f"this system allows no unprivileged user namespaces: {UNCONFINED_RISK}; grade as root "
                          "or in a container, or pass --allow-unconfined for submissions you trust")
     if mode.announcement():
         print(mode.announcement(), file=sys.stderr)
-    zygote = Zygote()
-    zygote.start()  # imports torch in parallel with us
+    if zygote is None:
+        zygote = Zygote()
+        zygote.start()  # imports torch in parallel with us
     make_undumpable()
     import torch
 

@@ -25,7 +25,7 @@ from selfcheck.registry import Check, CheckRegistry, Outcome, run_check
 from .. import REPO_ROOT
 from ..course import Course, Step
 from ..sandbox.isolation import reserve_uid_block
-from ..sandbox.remote import Budget, RemoteSubject, SessionSpec, StepSession, Zygote
+from ..sandbox.remote import TIMINGS, Budget, RemoteSubject, SessionSpec, StepSession, Zygote
 from ..sandbox.unprivileged import GradingMode, grading_mode
 from .forbidden import scan
 from .intake import PrivateCopy, Submission, make_private_copy
@@ -240,10 +240,12 @@ class Grader:
                         outcomes += [Outcome("failed", _import_message(filename, session))] * (
                             len(checks) - len(outcomes))
                         break
+                started = time.perf_counter()
                 try:
                     outcome = run_check(check, RemoteSubject(step.id, filename, session), self.seed)
                 except CallFailed as failure:
                     outcome = Outcome("failed", str(failure))
+                TIMINGS.add("checks", started)
                 outcomes.append(outcome)
                 capped = capped or session.output_capped()
                 used |= session.forbidden

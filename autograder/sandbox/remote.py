@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,32 @@ class Budget:
     def check(self) -> None:
         if self.remaining() <= 0:
             raise CallFailed(f"not run: this submission used up its time budget of {self.seconds:g} s")
+
+
+class Timings:
+    """Wall seconds the grader spends in each phase of the sandbox, summed over its lanes (`bench` prints them).
+
+    ``spawn``: the worker forks a child; ``start``: the child imports the stand-ins, confines
+    itself and imports the step's module; ``calls``: round trips into learner code; ``cleanup``:
+    the worker kills the child's process tree; ``checks``: whole checks (their calls included).
+    """
+
+    PHASES = ("spawn", "start", "calls", "cleanup", "checks")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.seconds = dict.fromkeys(self.PHASES, 0.0)
+        self.counts = dict.fromkeys(self.PHASES, 0)
+
+    def add(self, phase: str, since: float) -> None:
+        """Count the time from ``since`` (a `time.perf_counter` reading) to now for ``phase``."""
+        elapsed = time.perf_counter() - since
+        with self._lock:
+            self.seconds[phase] += elapsed
+            self.counts[phase] += 1
+
+
+TIMINGS = Timings()
 
 
 @dataclass
@@ -91,17 +118,24 @@ class StepSession:
     isolation: list[str] = field(default_factory=list)
     forbidden: set[str] = field(default_factory=set)
     dead: bool = False
+    # api name -> the child's answer to its lookup (a handle's description, or None: not defined), shared by
+    # the checks this child serves: each looks a name up once per child, not once per check
+    api_answers: dict[str, Any] = field(default_factory=dict)
 
     def start(self) -> None:
         """Fork the child and wait until it has imported the module (raises `CallFailed`)."""
         self.budget.check()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        started = time.perf_counter()
         try:
             self.pid = self.zygote.spawn(self.spec.request(), theirs)
         finally:
             theirs.close()
+        TIMINGS.add("spawn", started)
         self.conn = ours
+        started = time.perf_counter()
         header, _ = self._receive(f"importing attention/{self.spec.module}.py")
+        TIMINGS.add("start", started)
         self.isolation = list(header.get("isolation", []))
         self.forbidden.update(header.get("forbidden", []))
         if not header.get("ready"):
@@ -115,11 +149,15 @@ class StepSession:
         if self.dead or self.conn is None:
             raise CallFailed(f"{what} was not run: the process running your code had already ended")
         self.budget.check()
+        started = time.perf_counter()
         try:
             send_message(self.conn, header, tensors)
         except OSError:
             self._fail(what, None)
-        return self._receive(what)
+        try:
+            return self._receive(what)
+        finally:
+            TIMINGS.add("calls", started)
 
     def _receive(self, what: str) -> tuple[dict, dict]:
         assert self.conn is not None
@@ -164,7 +202,13 @@ class StepSession:
         self.dead = True
         if self.conn is not None:
             self.conn.close()
-        return self.zygote.release(self.pid, ended=ended) if self.pid is not None else None
+        if self.pid is None:
+            return None
+        started = time.perf_counter()
+        try:
+            return self.zygote.release(self.pid, ended=ended)
+        finally:
+            TIMINGS.add("cleanup", started)
 
 
 class RemoteHandle(Handle):
@@ -258,7 +302,13 @@ class RemoteSubject(Subject):
         return value
 
     def _lookup_api(self, name: str) -> Handle | None:
-        reply, value = self.request({"op": "api", "name": name}, name)
-        if reply.get("missing"):
+        if name not in self.session.api_answers:
+            reply, _ = self.request({"op": "api", "name": name}, name)
+            self.session.api_answers[name] = None if reply.get("missing") else reply.get("value")
+        answer = self.session.api_answers[name]
+        if answer is None:
             return None
-        return value
+        try:
+            return decode_value(answer, {}, lambda data: RemoteHandle(self, data, name))
+        except WireError as error:
+            raise CallFailed(f"{name}: the grader could not read the result ({error})") from None

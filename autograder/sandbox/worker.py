@@ -103,6 +103,11 @@ class Zygote:
             self._process.kill()
             self._process.wait()
 
+    def stop(self) -> None:
+        """Kill the worker now, whatever it is doing (`close` lets it finish and clean up first)."""
+        with self._lock:
+            self._kill_locked()
+
     def close(self) -> None:
         with self._lock:
             if self._control is not None:

@@ -31,6 +31,7 @@ from selfcheck import plain as _plain  # noqa: F401 - preloaded before any fork
 
 from .child import StepPlan, build_package, run_child
 from .isolation import Confinement, confine, kill_tree, reap, set_child_subreaper
+from .killer import Killer
 
 MAX_PACKET = 1 << 20
 # What an unprivileged child must still read: the interpreter's installation (the standard library
@@ -72,6 +73,9 @@ class Zygote:
         self.control = control
         self.active: dict[int, int | None] = {}  # pid -> sandbox uid
         self.statuses: dict[int, int] = {}
+        self.killer = Killer()  # kills a sandbox uid's processes without forking this (torch-sized) process
+        if os.geteuid() == 0:
+            self.killer.start()
 
     def collect(self) -> None:
         for pid, status in reap():
@@ -137,7 +141,8 @@ class Zygote:
             time.sleep(0.002)
             self.collect()
         uid = self.active.pop(pid, None) if pid in self.active else None
-        kill_tree(pid, uid=uid, keep=set(self.active))
+        helper = {self.killer.pid} if self.killer.pid is not None else set()
+        kill_tree(pid, uid=uid, keep=set(self.active) | helper, uid_killer=self.killer.kill)
         self.collect()
         try:
             _, status = os.waitpid(pid, 0)
@@ -186,6 +191,10 @@ def main() -> None:
     torch.set_num_threads(1)  # no OpenMP pool before fork: forked children stay safe
     warm_up()
     control = socket.socket(fileno=int(sys.argv[1]))
+    try:
+        os.setsid()  # no controlling terminal, once for every child (each child only makes its own group)
+    except OSError:
+        pass  # already a session leader
     set_child_subreaper()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the grader, which shuts us down
     zygote = Zygote(control)
