@@ -32,7 +32,7 @@ from autograder.course import load_course
 from autograder.grading import engine, report
 from autograder.grading.gradescope_run import private_paths
 from autograder.grading.intake import Submission, make_private_copy
-from autograder.sandbox.isolation import UID_FIRST
+from autograder.sandbox.uids import UID_FIRST
 
 COURSE = load_course()
 POINTS = {step.id: step.points for step in COURSE.steps}

@@ -158,3 +158,20 @@ def test_the_rules_see_the_code() -> None:
     assert "autograder.build.stubs" in graph["autograder.build.generators"]
     assert "autograder.course" in graph["autograder.grading.engine"]
     assert any(_inside(m, "autograder.hidden") for m in graph["autograder.grading.cli"])
+
+
+# Protocols every command module or entry point follows, and the parallel bodies of the hidden checks
+# (one module per step, whose check functions may share names): not two functions sharing a name by accident.
+SHARED_BY_PROTOCOL = {"add_arguments", "run", "main"}
+
+
+def test_two_functions_or_classes_never_share_a_name() -> None:
+    owners: dict[str, list[str]] = {}
+    for name, path in SOURCES.items():
+        if not name.startswith("autograder.") or name.startswith("autograder.hidden."):
+            continue
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
+                owners.setdefault(node.name, []).append(name)
+    shared = {n: m for n, m in owners.items() if len(m) > 1 and n not in SHARED_BY_PROTOCOL}
+    assert not shared, shared

@@ -22,8 +22,9 @@ import torch
 
 from autograder import REPO_ROOT
 from autograder.grading.engine import default_hidden_paths
-from autograder.sandbox.isolation import DEVICES, SYSTEM_PATHS, reserve_uid_block
+from autograder.sandbox.isolation import DEVICES, SYSTEM_PATHS
 from autograder.sandbox.remote import Budget, RemoteSubject, SessionSpec, StepSession, Zygote
+from autograder.sandbox.uids import reserve_uid_block
 from autograder.sandbox.unprivileged import user_namespaces_available
 from autograder.sandbox.zygote import PYTHON_PATHS
 from selfcheck.errors import CallFailed, LearnerError

@@ -21,9 +21,11 @@ from pathlib import Path
 import pytest
 
 from autograder import REPO_ROOT
-from autograder.sandbox.isolation import _own_process_group, children_of, reserve_uid_block
+from autograder.sandbox.cleanup import children_of
+from autograder.sandbox.isolation import _own_process_group
 from autograder.sandbox.killer import Killer
 from autograder.sandbox.remote import TIMINGS, Budget, RemoteSubject, SessionSpec, StepSession, Zygote
+from autograder.sandbox.uids import reserve_uid_block
 
 IS_ROOT = os.geteuid() == 0
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .. import PACKAGE_DIR
 from ..errors import UsageError
-from ..sandbox.isolation import UID_BLOCK
+from ..sandbox.uids import UID_BLOCK
 from ..sandbox.worker import Zygote
 from .intake import Submission, SubmissionError, resolve_submissions
 

@@ -24,8 +24,8 @@ from selfcheck.registry import Check, CheckRegistry, Outcome, run_check
 
 from .. import REPO_ROOT
 from ..course import Course, Step
-from ..sandbox.isolation import reserve_uid_block
 from ..sandbox.remote import TIMINGS, Budget, RemoteSubject, SessionSpec, StepSession, Zygote
+from ..sandbox.uids import reserve_uid_block
 from ..sandbox.unprivileged import GradingMode, grading_mode
 from .forbidden import scan
 from .intake import PrivateCopy, Submission, make_private_copy

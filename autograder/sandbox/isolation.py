@@ -29,24 +29,20 @@ Layers, each applied when this machine allows it and reported by name:
 
 `unprivileged.grading_mode` says, in the grader before anything runs, which of these this machine allows.
 
-Process-tree cleanup after a child is done lives here too (`kill_tree`).
+The sandbox uids are `autograder.sandbox.uids`; the cleanup after a child is done, `autograder.sandbox.cleanup`.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
-import fcntl
 import os
 import resource
 import signal
 import stat
-import tempfile
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .cleanup import user_processes
+from .libc import LIBC, prctl, unshare
 from .unprivileged import (
     CLONE_NEWPID,
     block_network_in_python,
@@ -82,7 +78,6 @@ DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 # Folders where copies of grader files, other users' work or other submissions may lie.
 SCRATCH_ROOTS = ("/tmp", "/var/tmp", "/dev/shm", "/home", "/root", "/srv", "/mnt", "/media", "/run")
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
 @dataclass(frozen=True)
@@ -99,9 +94,6 @@ class Confinement:
     max_open_files: int = 256
     layers: list[str] = field(default_factory=list)
 
-
-def prctl(option: int, value: int) -> bool:
-    return _libc.prctl(option, value, 0, 0, 0) == 0
 
 
 def set_child_subreaper() -> bool:
@@ -127,7 +119,7 @@ def confine(settings: Confinement) -> list[str]:
     layers.append("session")
     if is_root:
         reachable = all(_first_blocked(path)[0] is None for path in settings.needed_paths)
-        if _unshare(CLONE_NEWNS | CLONE_NEWNET):
+        if unshare(CLONE_NEWNS | CLONE_NEWNET):
             layers.append("network")
             if _make_private():
                 if _enter_minimal_root(settings):
@@ -141,7 +133,7 @@ def confine(settings: Confinement) -> list[str]:
             layers.append("uid")
     else:
         uid, gid = os.getuid(), os.getgid()
-        if (not user_namespaces_disabled() and _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID)
+        if (not user_namespaces_disabled() and unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID)
                 and map_user(uid, gid)):
             layers.append("network")
             if _make_private() and (_enter_minimal_root(settings)
@@ -177,12 +169,9 @@ def _own_process_group() -> None:
     os.setsid()
 
 
-def _unshare(flags: int) -> bool:
-    return _libc.unshare(flags) == 0
-
 
 def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> bool:
-    return _libc.mount(
+    return LIBC.mount(
         source.encode(), target.encode(), fstype.encode() if fstype else None, flags,
         data.encode() if data else None,
     ) == 0
@@ -281,16 +270,16 @@ def _enter_minimal_root(settings: Confinement, staging: str = "/tmp") -> bool:
                 os.makedirs(os.path.dirname(staging + link), mode=0o755, exist_ok=True)
                 os.symlink(destination, staging + link)
         os.chdir(staging)
-        if _libc.syscall(number, b".", b".") != 0:
+        if LIBC.syscall(number, b".", b".") != 0:
             raise OSError("pivot_root")
-        _libc.umount2(b".", MNT_DETACH)  # the old root, stacked on the same point
+        LIBC.umount2(b".", MNT_DETACH)  # the old root, stacked on the same point
         os.chdir("/")
         _mount("tmpfs", "/", "tmpfs", MS_REMOUNT | MS_RDONLY | MS_NOSUID, "mode=0755")
         return True
     except OSError:
         if mounted:
             os.chdir("/")
-            _libc.umount2(staging.encode(), MNT_DETACH)
+            LIBC.umount2(staging.encode(), MNT_DETACH)
         return False
     finally:
         for fd in held.values():
@@ -406,155 +395,3 @@ def _address_space_size() -> int:
     with open("/proc/self/statm") as handle:
         pages = int(handle.read().split()[0])
     return pages * os.sysconf("SC_PAGE_SIZE")
-
-
-# ---------------------------------------------------------------------------------------
-# Sandbox uids: each grader process owns a block, so graders running at once never share a uid
-# ---------------------------------------------------------------------------------------
-
-UID_FIRST = 40000
-UID_BLOCK = 32  # job slots per grader process
-UID_BLOCKS = 500
-
-
-@dataclass
-class UidBlock:
-    """``UID_BLOCK`` consecutive uids reserved for this process (an exclusive ``flock``)."""
-
-    first: int
-    lock_fd: int
-
-    def uid(self, slot: int) -> int:
-        if not 0 <= slot < UID_BLOCK:
-            raise ValueError(f"at most {UID_BLOCK} job slots")
-        return self.first + slot
-
-
-def reserve_uid_block() -> UidBlock:
-    """Reserve a free block of sandbox uids until this process exits (root only)."""
-    lock_dir = "/run/autograder" if os.path.isdir("/run") else os.path.join(tempfile.gettempdir(), "autograder")
-    os.makedirs(lock_dir, mode=0o700, exist_ok=True)
-    for block in range(UID_BLOCKS):
-        fd = os.open(os.path.join(lock_dir, f"uids-{block}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        return UidBlock(UID_FIRST + block * UID_BLOCK, fd)
-    raise RuntimeError("every block of sandbox uids is in use: too many graders running at once")
-
-
-# ---------------------------------------------------------------------------------------
-# Process-tree cleanup (runs in the zygote, which is a child subreaper)
-# ---------------------------------------------------------------------------------------
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            text = handle.read()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2:].split()  # fields after "(comm)": state, ppid, pgrp, session...
-
-
-def user_processes(uid: int) -> list[int]:
-    """Pids of the processes whose real uid is ``uid``."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == uid:
-                    pids.append(int(entry))
-            except OSError:
-                continue
-    return pids
-
-
-def children_of(parent: int) -> list[int]:
-    """Pids whose parent is ``parent`` (its threads' ``children`` lists; a scan of /proc where those are missing)."""
-    try:
-        tasks = os.listdir(f"/proc/{parent}/task")
-        listed: set[int] = set()
-        for task in tasks:
-            with open(f"/proc/{parent}/task/{task}/children") as handle:
-                listed.update(int(pid) for pid in handle.read().split())
-        return sorted(listed)
-    except (OSError, ValueError):
-        pass  # no CONFIG_PROC_CHILDREN, or a thread ended while we read: scan every process
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            fields = _stat_fields(int(entry))
-            if fields is not None and int(fields[1]) == parent:
-                found.append(int(entry))
-    return found
-
-
-def kill_uid(uid: int) -> None:
-    """Kill every process of ``uid`` (the grader must be root): a helper takes that uid and kills all."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setresuid(uid, uid, uid)
-            for _ in range(3):
-                os.kill(-1, signal.SIGKILL)
-        except OSError:
-            pass
-        os._exit(0)
-    os.waitpid(pid, 0)
-
-
-def kill_tree(leader: int, *, uid: int | None, keep: set[int],
-              uid_killer: Callable[[int], bool] | None = None) -> None:
-    """Kill ``leader``'s process group, every process of ``uid``, and this process's orphans not in ``keep``.
-
-    ``uid_killer(uid)`` (a helper cheaper than `kill_uid`'s fork) kills every process of ``uid``;
-    when it returns False, `kill_uid` does.
-    """
-    try:
-        os.killpg(leader, signal.SIGKILL)
-    except OSError:
-        pass
-    if uid is not None and os.geteuid() == 0 and (uid_killer is None or not uid_killer(uid)):
-        kill_uid(uid)
-    else:  # no sandbox uid: its children become our orphans only once it has exited; wait for that
-        _wait_until_ended(leader)
-    for _ in range(5):  # orphans re-parented to us (we are a subreaper); repeat: they may fork
-        strays = [pid for pid in children_of(os.getpid()) if pid not in keep]
-        if not strays:
-            break
-        for pid in strays:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except OSError:
-                pass
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        reap()
-
-
-def _wait_until_ended(pid: int, seconds: float = 1.0) -> None:
-    """Wait (without reaping it) until ``pid`` is a zombie or gone."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        fields = _stat_fields(pid)
-        if fields is None or fields[0] in ("Z", "X"):
-            return
-        time.sleep(0.001)
-
-
-def reap() -> list[tuple[int, int]]:
-    """Collect every exited child without blocking; returns (pid, status) pairs."""
-    reaped = []
-    while True:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            break
-        if pid == 0:
-            break
-        reaped.append((pid, status))
-    return reaped

@@ -19,6 +19,8 @@ import os
 import signal
 from dataclasses import dataclass
 
+from .libc import LIBC, prctl, unshare
+
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
@@ -33,15 +35,8 @@ LINUX_CAPABILITY_VERSION_3 = 0x20080522
 # refusal and ``--allow-unconfined`` on a machine that has them.
 NO_USER_NAMESPACES_ENV = "AUTOGRADER_NO_USER_NAMESPACES"
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
-def prctl(option: int, value: int) -> bool:
-    return _libc.prctl(option, value, 0, 0, 0) == 0
-
-
-def _unshare(flags: int) -> bool:
-    return _libc.unshare(flags) == 0
 
 
 def map_user(uid: int, gid: int) -> bool:
@@ -75,7 +70,7 @@ def user_namespaces_available() -> bool:
     pid = os.fork()
     if pid == 0:
         try:
-            ok = _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID) and map_user(uid, gid)
+            ok = unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID) and map_user(uid, gid)
         except BaseException:  # noqa: BLE001
             ok = False
         os._exit(0 if ok else 1)
@@ -195,7 +190,7 @@ def drop_capabilities() -> bool:
         prctl(PR_CAPBSET_DROP, capability)
     header = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
     data = (_CapData * 2)()
-    return _libc.capset(ctypes.byref(header), data) == 0
+    return LIBC.capset(ctypes.byref(header), data) == 0
 
 
 def block_network_in_python() -> None:

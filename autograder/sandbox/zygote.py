@@ -30,7 +30,8 @@ import torch
 from selfcheck import plain as _plain  # noqa: F401 - preloaded before any fork
 
 from .child import StepPlan, build_package, run_child
-from .isolation import Confinement, confine, kill_tree, reap, set_child_subreaper
+from .cleanup import kill_tree, reap
+from .isolation import Confinement, confine, set_child_subreaper
 from .killer import Killer
 
 MAX_PACKET = 1 << 20
@@ -68,7 +69,9 @@ def describe_status(status: int) -> str:
     return "ended"
 
 
-class Zygote:
+class ZygoteServer:
+    """The worker side: forks one confined child per request, collects and cleans up after them."""
+
     def __init__(self, control: socket.socket) -> None:
         self.control = control
         self.active: dict[int, int | None] = {}  # pid -> sandbox uid
@@ -197,7 +200,7 @@ def main() -> None:
         pass  # already a session leader
     set_child_subreaper()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the grader, which shuts us down
-    zygote = Zygote(control)
+    zygote = ZygoteServer(control)
     try:
         control.send(json.dumps({"ready": os.getpid()}).encode())
     except OSError:
