@@ -104,7 +104,7 @@ CASES = {
     "always_equal": ("causal_pairs", 0.0, "should be a"),
     "hardcoded": ("causal_attention", None, "values differ"),
     "output_flood": ("embedding", 0.0, "printed more than 256 KB"),
-    "forbidden_hidden_call": ("causal_attention", None, "must be implemented from scratch"),
+    "forbidden_hidden_call": ("causal_attention", 0.0, "must be implemented from scratch"),
 }
 
 
