@@ -158,3 +158,17 @@ def _survives_large_scores(attn: Handle, found: dict[str, torch.Tensor]) -> None
                               "query sees keys after it")
     except CheckFailed as failure:
         raise CheckFailed(m.with_mistake(str(failure), large.large_output_mistake(before))) from None
+
+
+@check(f"a batch (2, 6, {C_IN}) gives (2, 6, {C_V}); 7 tokens with context_length 6 raise ValueError")
+def batch_and_too_long(subject: Subject, rng: torch.Generator) -> None:
+    attn = seeded(subject).CausalSelfAttention(C_IN, C_KQ, C_V, C_LEN)
+    found = qkv_parameters(attn, C_WHAT, C_SHAPES)
+    x = conditioned((C_LEN, C_IN), found["W_query"], found["W_key"])
+    batch = torch.stack([x, x.flip(0)])
+    q, k, v = (batch @ found[name].detach() for name in C_SHAPES)
+    what = f"{C_WHAT}(x (2, 6, {C_IN}))"
+    expect_close(_forward(attn, batch, what), m.attend(q, k, v, causal=True), what, reveal=True,
+                 mistakes=m.output_mistakes(q, k, v, causal=True))
+    too_long = torch.cat([x, x[:1]])
+    expect_raises(ValueError, lambda: attn(too_long), f"{C_WHAT}(x (7, {C_IN}))")
