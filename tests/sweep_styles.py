@@ -377,3 +377,40 @@ def fill_variants(fill: float | str) -> dict[str, dict[str, Any]]:
         "causal_attention": {"CausalSelfAttention": causal_module(fill, float64=False)},
         "kv_cache": {"KVCache": _PreallocatedCache, "decode_step": padded_decode(fill)},
     }
+
+
+def _naive_softmax(x: torch.Tensor) -> torch.Tensor:
+    """Softmax by hand WITHOUT subtracting the row's maximum: exp under- or overflows at large magnitudes."""
+    exps = torch.exp(x)
+    return exps / exps.sum(dim=-1, keepdim=True)
+
+
+class _NaiveCausal(ref.CausalSelfAttention):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        length = x.shape[-2]
+        if length > self.mask.shape[-1]:
+            raise ValueError("longer than the context")
+        q, k, v = x @ self.W_query, x @ self.W_key, x @ self.W_value
+        scores = (q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])).masked_fill(self.mask[:length, :length],
+                                                                                float("-inf"))
+        return _naive_softmax(scores) @ v
+
+
+def _naive_decode(attn: nn.Module, x_t: torch.Tensor, cache: Any) -> torch.Tensor:
+    if len(cache) >= attn.mask.shape[-1]:
+        raise ValueError("the cache is full")
+    query = (x_t @ attn.W_query).unsqueeze(-2)  # (..., d_kq) -> (..., 1, d_kq)
+    cache.append(x_t @ attn.W_key, x_t @ attn.W_value)
+    scores = query @ cache.keys.transpose(-2, -1) / math.sqrt(query.shape[-1])  # (..., 1, t)
+    return (_naive_softmax(scores) @ cache.values).squeeze(-2)
+
+
+def naive_softmax_variants() -> dict[str, dict[str, Any]]:
+    """The masking steps' learner code with a softmax that subtracts no row maximum (-inf fills, float32)."""
+    return {
+        "causal_mask": {"causal_attention_weights": lambda scores, d_k: _naive_softmax(
+            (scores / math.sqrt(d_k)).masked_fill(torch.ones(_square(scores), _square(scores), dtype=torch.bool)
+                                                  .triu(1), float("-inf")))},
+        "causal_attention": {"CausalSelfAttention": _NaiveCausal},
+        "kv_cache": {"decode_step": _naive_decode},
+    }

@@ -25,12 +25,14 @@ from typing import Any
 
 import pytest
 import torch
+from sweep_styles import fill_variants, naive_softmax_variants
 from torch import nn
 
 from autograder import reference as ref
 from autograder.course import load_course
 from autograder.hidden import HIDDEN, load_hidden_checks
 from selfcheck import LocalSubject, Outcome, run_check
+from selfcheck.magnitude import FINITE_FILL, UNSTABLE_SOFTMAX
 from selfcheck.plain import tensors_in, to_plain
 from selfcheck.subject import LocalHandle
 
@@ -572,6 +574,8 @@ class Mistake:
     seeds: tuple[int, ...] = (3,)
 
 
+MAGNITUDE_CHECKS = {"causal_mask": "causal_weights_values", "causal_attention": "future_invariance",
+                    "kv_cache": "uses_cached_keys"}
 MISTAKES = [
     # tokens
     Mistake("tokens", "lowercased", {"build_vocab": lambda t: ref.build_vocab(t.lower())}, "vocab_random_text",
@@ -738,6 +742,14 @@ MISTAKES = [
             "floating dtype"),
     Mistake("multi_head", "heads in a list", {"MultiHeadAttentionWrapper": _ListHeads}, "wrapper_heads",
             "nn.ModuleList"),
+    # masking at real score magnitudes (issue 8 item 4): finite fills above real scores, a softmax without the max
+    *[
+        Mistake(step, f"{label} large scores", overrides[step], check, says)
+        for label, overrides, says in (("fill -1e4", fill_variants(-1e4), FINITE_FILL),
+                                       ("fill -1e5", fill_variants(-1e5), FINITE_FILL),
+                                       ("naive softmax", naive_softmax_variants(), UNSTABLE_SOFTMAX))
+        for step, check in MAGNITUDE_CHECKS.items()
+    ],
 ]
 
 

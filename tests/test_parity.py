@@ -17,12 +17,24 @@ from typing import Any
 
 import pytest
 import torch
-from test_hidden_checks import MISTAKES, STYLES, Mistake, _decode_wrong_row, _ListHeads, reference_with, run_one
+from sweep_styles import FINFO_MIN, causal_weights, fill_variants, style_namespace
+from sweep_styles import STYLES as SWEEP_STYLES
+from test_hidden_checks import (
+    MAGNITUDE_CHECKS,
+    MISTAKES,
+    STYLES,
+    Mistake,
+    _decode_wrong_row,
+    _ListHeads,
+    reference_with,
+    run_one,
+)
 
 from autograder import reference as ref
 from autograder.hidden import load_hidden_checks
 from selfcheck import CheckFailed, LocalSubject, Outcome, expect_close, run_check
 from selfcheck import mistakes as m
+from selfcheck.magnitude import FINITE_FILL, UNSTABLE_SOFTMAX
 from selfcheck.public import PUBLIC
 from selfcheck.steps import STEPS
 
@@ -171,6 +183,40 @@ def test_t_q_differs_from_t_k_in_public_inputs() -> None:
     swapped = _failing_public("cross_attention", CrossAttention=type("Swapped", (ref.CrossAttention,), {
         "forward": lambda self, x_1, x_2: ref.CrossAttention.forward(self, x_2, x_1)}))
     assert m.SWAPPED_INPUTS in swapped["queries_from_first_input"]
+
+
+def test_large_magnitude_mistakes_are_named_by_pytest_as_by_the_grader() -> None:
+    """A -1e4 or -1e5 mask fill and a softmax without the row maximum, in steps 11-13: the public checks name
+    the same mistake as the grader, in the one check of the step that looks at large magnitudes."""
+    cases = [mistake for mistake in MISTAKES if mistake.label.endswith("large scores")]
+    assert len(cases) == 9
+    for mistake in cases:
+        assert grader_names(mistake), mistake.label
+        failing = _failing_public(mistake.step, **mistake.overrides)
+        assert list(failing) == [MAGNITUDE_PUBLIC[mistake.step]], (mistake.step, mistake.label, failing)
+        message = failing[MAGNITUDE_PUBLIC[mistake.step]]
+        assert f"{m.MISTAKE_PREFIX}: {mistake.says}." in message, (mistake.step, mistake.label, message)
+        other = UNSTABLE_SOFTMAX if mistake.says == FINITE_FILL else FINITE_FILL
+        assert other not in message
+
+
+MAGNITUDE_PUBLIC = {"causal_mask": "masking_before_equals_after", "causal_attention": "attends_only_to_the_past",
+                    "kv_cache": "uses_the_cache"}
+
+
+@pytest.mark.parametrize("step", list(MAGNITUDE_CHECKS))
+def test_safe_fills_and_styles_pass_the_public_large_magnitude_checks(step: str) -> None:
+    """-inf, torch.finfo(dtype).min and -1e9 fills (float32, also applied before the scaling), float64 inside and
+    a hand-written softmax that subtracts the row maximum pass every public check of the masking steps."""
+    variants = {str(fill): fill_variants(fill)[step] for fill in (float("-inf"), FINFO_MIN, -1e9)}
+    if step == "causal_mask":
+        variants.update({f"{fill} before scaling": {"causal_attention_weights": causal_weights(
+            fill, float64=False, before_scaling=True)} for fill in (float("-inf"), FINFO_MIN, -1e9)})
+    for name, overrides in variants.items():
+        assert _failing_public(step, **overrides) == {}, name
+    for style in SWEEP_STYLES:  # (float64_finfo's token_output takes no batch: only the masking checks count)
+        failing = _failing_public(step, **style_namespace(style, step))
+        assert MAGNITUDE_PUBLIC[step] not in failing, (style, failing)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 The rule (one for every step): a docstring in ``solutions/attention/`` promises an exception
 ("raises ``ValueError``") only where a public check (``selfcheck.public``) and a hidden check
-(``autograder/hidden``) both test it. ``PROMISES`` maps each promise to those two checks and to
-a mistaken implementation that breaks the promise; the tests below fail
+(``autograder/hidden``) both test it. The same holds for the promise that scores may be "of any
+magnitude" (steps 11-13: mask with -inf or finfo.min, use a softmax that subtracts the row maximum).
+``PROMISES`` maps each promise to those two checks and to a mistaken implementation that breaks
+the promise; the tests below fail
 
 - when a docstring promises an exception that has no row here (a promise without checks),
 - when a row names a check that does not exist,
@@ -22,16 +24,18 @@ from typing import Any
 
 import pytest
 import torch
+from sweep_styles import fill_variants, naive_softmax_variants
 
 from autograder import reference as ref
 from autograder.hidden import load_hidden_checks
 from selfcheck import LocalSubject, run_check
+from selfcheck.magnitude import FINITE_FILL, UNSTABLE_SOFTMAX
 from selfcheck.public import PUBLIC
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO_ROOT / "solutions" / "attention"
 HIDDEN = load_hidden_checks()
-PROMISE = re.compile(r"``(\w+Error)``")
+PROMISE = re.compile(r"``(\w+Error)``|(of any magnitude)")
 NEG_INF = float("-inf")
 
 
@@ -39,11 +43,16 @@ NEG_INF = float("-inf")
 class Promise:
     module: str
     name: str  # qualified name of the documented function, class or method
-    exception: str
+    exception: str  # the exception promised, or "of any magnitude"
     public: str  # public check of the step
     hidden: str  # hidden check of the step
     broken: dict[str, Any] = field(hash=False)  # API overrides that break the promise
     step: str = ""
+    says: str = ""  # what a failure message says when the promise is broken (default: the exception's name)
+
+    @property
+    def fragment(self) -> str:
+        return self.says or self.exception
 
     @property
     def step_id(self) -> str:
@@ -104,6 +113,12 @@ PROMISES = [
             {"CausalSelfAttention": _NoLengthCheck}),
     Promise("kv_cache", "decode_step", "ValueError", "full_cache_raises", "full_cache",
             {"decode_step": _decode_without_limit}),
+    Promise("causal_mask", "causal_attention_weights", "of any magnitude", "masking_before_equals_after",
+            "causal_weights_values", fill_variants(-1e4)["causal_mask"], says=FINITE_FILL),
+    Promise("causal_attention", "CausalSelfAttention.forward", "of any magnitude", "attends_only_to_the_past",
+            "future_invariance", naive_softmax_variants()["causal_attention"], says=UNSTABLE_SOFTMAX),
+    Promise("kv_cache", "decode_step", "of any magnitude", "uses_the_cache", "uses_cached_keys",
+            fill_variants(-1e5)["kv_cache"], says=FINITE_FILL),
 ]
 
 
@@ -117,8 +132,8 @@ def _documented_promises() -> set[tuple[str, str, str]]:
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     name = f"{prefix}{child.name}"
-                    for exception in PROMISE.findall(ast.get_docstring(child) or ""):
-                        found.add((module, name, exception))
+                    for groups in PROMISE.findall(ast.get_docstring(child) or ""):
+                        found.update((module, name, promised) for promised in groups if promised)
                     visit(child, f"{name}.")
 
         visit(tree, "")
@@ -146,7 +161,7 @@ def test_both_checks_fail_when_the_promise_is_broken(promise: Promise) -> None:
         check = next(c for c in registry.for_step(promise.step_id) if c.name == name)
         outcome = run_check(check, LocalSubject(promise.step_id, namespace, f"attention/{promise.module}.py"), 4)
         assert outcome.status == "failed", (name, outcome)
-        assert promise.exception in outcome.message, (name, outcome.message)
+        assert promise.fragment in outcome.message, (name, outcome.message)
     correct = ref.namespace()
     for registry, name in ((PUBLIC, promise.public), (HIDDEN, promise.hidden)):
         check = next(c for c in registry.for_step(promise.step_id) if c.name == name)

@@ -15,13 +15,12 @@ from selfcheck import mistakes as m
 
 from . import HIDDEN
 from ._common import (
-    LARGE_SCORES_MIN,
     conditioned,
     distinct,
     draw_seed,
     expect_close_named,
     large_output_mistake,
-    negative_direction,
+    large_score_cache,
     projection_weights,
     randint,
     randn,
@@ -139,19 +138,16 @@ def _expect_large_scores(subject: Subject, rng: torch.Generator) -> None:
 
     A cache that keeps unused slots and masks them with a finite fill such as -1e4 leaks there.
     The new token's own score is -3 * LARGE_SCORES_MIN; the cached keys' scores are spread below
-    -1.25 * LARGE_SCORES_MIN, so one cached key leads by a wide gap (see `large_score_tokens`).
+    -1.25 * LARGE_SCORES_MIN, so one cached key leads by a wide gap (`selfcheck.magnitude.large_score_cache`).
     """
     d_out_kq, d_in = sorted(distinct(rng, 2, 3, 12))  # d_in > d_out_kq: W_query W_key^T has a negative direction
     attn, weights, d_in, context_length = _attention(subject, rng, dims=(d_in, d_out_kq, randint(rng, 3, 12)))
-    lam, direction = negative_direction(weights[0], weights[1])
-    if not lam < 0:
-        raise RuntimeError("internal: the stand-in's W_query W_key^T has no negative direction")
-    root = math.sqrt(d_out_kq)
-    x_t = (math.sqrt(3 * LARGE_SCORES_MIN * root / -lam) * direction).to(torch.float32)
-    q, k_new, v_new = (x_t.double() @ w for w in weights)
     earlier = randint(rng, 2, context_length - 2)
-    levels = LARGE_SCORES_MIN * (1.25 + 1.5 * torch.randperm(earlier, generator=rng).double() / earlier)
-    old_keys = (-(levels * root).unsqueeze(-1) * q / q.dot(q)).to(torch.float32)  # q . key_j = -level_j sqrt(d_k)
+    built = large_score_cache(rng, earlier, weights[0], weights[1])
+    if built is None:
+        raise RuntimeError("internal: the stand-in's W_query W_key^T has no negative direction")
+    x_t, old_keys = built
+    q, k_new, v_new = (x_t.double() @ w for w in weights)
     old_values = randn(rng, earlier, weights[2].shape[1])
     cache = _new_cache(subject)
     for t in range(earlier):

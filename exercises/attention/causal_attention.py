@@ -57,5 +57,9 @@ class CausalSelfAttention(nn.Module):
 
         Shapes: ``x`` is ``(T, d_in)`` or ``(B, T, d_in)`` with ``T <= context_length``; the
         result is ``(T, d_out_v)`` or ``(B, T, d_out_v)``. A longer sequence raises ``ValueError``.
+
+        The scores may be of any magnitude, e.g. -1e6: mask with ``-inf`` (or ``torch.finfo(dtype).min``),
+        not with a finite value such as -1e4 that real scores can fall below, and use a softmax that
+        subtracts the row maximum, such as ``torch.softmax``.
         """
         raise NotImplementedError("causal_attention: CausalSelfAttention.forward is not implemented yet")

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from .. import magnitude as large
 from .. import mistakes as m
 from ..compare import (
     expect_close,
@@ -112,7 +113,7 @@ def _forward(attn: Handle, x: torch.Tensor, what: str) -> Any:
 
 
 @check(f"{C_WHAT} on x (4, {C_IN}) and (6, {C_IN}): token i attends to tokens 0..i only; later tokens change "
-       "nothing before them")
+       "nothing before them, also when the scores are far below -1e5")
 def attends_only_to_the_past(subject: Subject, rng: torch.Generator) -> None:
     attn = seeded(subject).CausalSelfAttention(C_IN, C_KQ, C_V, C_LEN)
     found = qkv_parameters(attn, C_WHAT, C_SHAPES)
@@ -133,6 +134,30 @@ def attends_only_to_the_past(subject: Subject, rng: torch.Generator) -> None:
         expect_inputs_unchanged(subject, "CausalSelfAttention.forward")
         expect_close(out, m.attend(q, k, v, causal=True), what, reveal=True,
                      mistakes=m.output_mistakes(q, k, v, causal=True))
+    _survives_large_scores(attn, found)
+
+
+def _survives_large_scores(attn: Handle, found: dict[str, torch.Tensor]) -> None:
+    """On fixed tokens x (5, d_in) whose scaled scores are far below -1e5 (after passing on ordinary inputs), the
+    output matches and scaling tokens 3..4 changes nothing before them: a finite fill such as -1e4 leaks there, a
+    softmax that subtracts no row maximum gives NaN."""
+    w_query, w_key, w_value = (found[name].detach() for name in C_SHAPES)
+    x = large.large_score_tokens(torch.Generator().manual_seed(12), (), 5, w_query, w_key)
+    if x is None:  # W_query W_key^T has no negative direction: the weights are not SPEC's draws (another check)
+        return
+    changed = torch.cat([x[:3], 1.25 * x[3:]])
+    what = f"{C_WHAT}(x (5, {C_IN})) on tokens whose scores are far below -1e5"
+    before = expect_tensor(_forward(attn, x, what), what, shape=(5, C_V), dtype="floating")
+    after = expect_tensor(_forward(attn, changed, what), what, shape=(5, C_V), dtype="floating")
+    atol = large.magnitude_atol(x, w_value, 1e-6)
+    q, k, v = (x.double() @ w.double() for w in (w_query, w_key, w_value))
+    try:
+        expect_close(before, m.attend(q, k, v, causal=True), what, atol=atol)
+        if not torch.allclose(before[:3].double(), after[:3].double(), rtol=1e-5, atol=atol):
+            raise CheckFailed(f"{what}: the outputs at positions 0..2 changed when only tokens 3..4 changed: a "
+                              "query sees keys after it")
+    except CheckFailed as failure:
+        raise CheckFailed(m.with_mistake(str(failure), large.large_output_mistake(before))) from None
 
 
 @check(f"a batch (2, 6, {C_IN}) gives (2, 6, {C_V}); 7 tokens with context_length 6 raise ValueError")

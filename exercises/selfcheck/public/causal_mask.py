@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import torch
 
+from .. import magnitude as large
 from .. import mistakes as m
 from ..compare import (
     expect_bool,
@@ -34,6 +35,8 @@ _LOWER_3 = torch.tril(torch.ones(3, 3))
 _BATCH = torch.tensor([[[1.0, 2.0, 4.0, -1.0], [3.0, 0.0, -1.0, 2.0], [0.5, 1.5, 2.0, 1.0], [-2.0, 1.0, 0.0, 3.0]],
                        [[0.0, -1.0, 2.0, 1.0], [2.5, 1.0, 0.5, -0.5], [1.0, 3.0, -2.0, 0.0], [0.5, 0.5, 1.5, -1.0]]])
 _D_K = 4  # sqrt(4) = 2, so dividing by d_k (4) and by sqrt(d_k) differ
+# Scores of large magnitude (scaled scores between -2e5 and -2.5e6): a batch of 5 (5, 5) matrices, fixed.
+_LARGE = large.large_causal_scores(torch.Generator().manual_seed(11), (5,), 5, _D_K)
 
 
 def _exact(actual: object, expected: torch.Tensor, what: str, mistakes: dict[str, torch.Tensor]) -> None:
@@ -71,7 +74,7 @@ def renormalized_rows(subject: Subject, rng: torch.Generator) -> None:
 
 
 @check("causal_attention_weights: softmax of the -inf-masked scores / sqrt(d_k), the same as masking after the "
-       "softmax and renormalizing; non-square raises ValueError")
+       "softmax and renormalizing, also on scores of large magnitude (below -1e5); non-square raises ValueError")
 def masking_before_equals_after(subject: Subject, rng: torch.Generator) -> None:
     blocked = torch.ones(4, 4, dtype=torch.bool).triu(1)
     expected = torch.softmax((_BATCH / 2.0).masked_fill(blocked, float("-inf")), dim=-1)
@@ -83,6 +86,19 @@ def masking_before_equals_after(subject: Subject, rng: torch.Generator) -> None:
     expect_close(after, expected, "mask_and_renormalize(softmax(scores / sqrt(4))) for scores (2, 4, 4)", reveal=True)
     expect_raises(ValueError, lambda: subject.causal_attention_weights(torch.zeros(3, 2), _D_K),
                   "causal_attention_weights(scores (3, 2), d_k=4)")
+    _survives_large_scores(subject)
+
+
+def _survives_large_scores(subject: Subject) -> None:
+    """causal_attention_weights on scores far below -1e5 (after passing on ordinary scores): a finite fill
+    such as -1e4 leaks there, a softmax that subtracts no row maximum gives NaN."""
+    got = subject.causal_attention_weights(_LARGE.clone(), _D_K)
+    blocked = torch.ones(5, 5, dtype=torch.bool).triu(1)
+    expected = torch.softmax((_LARGE.double() / 2.0).masked_fill(blocked, float("-inf")), dim=-1)
+    try:
+        expect_close(got, expected, "causal_attention_weights(scores (5, 5, 5) far below -1e5, d_k=4)")
+    except CheckFailed as failure:
+        raise CheckFailed(m.with_mistake(str(failure), large.large_scores_mistake(got))) from None
 
 
 @check("is_causal returns a bool: True when everything above the diagonal is 0 or -inf, for every matrix of a batch")

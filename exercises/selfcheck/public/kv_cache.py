@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import torch
 
+from .. import magnitude as large
 from .. import mistakes as m
 from ..compare import (
     expect_close,
@@ -111,7 +112,7 @@ def batched_decoding(subject: Subject, rng: torch.Generator) -> None:
 
 
 @check("decode_step uses the cache: with 3 keys and values already in it, the new query attends to those 3 and "
-       "its own")
+       "its own, also when the scores are far below -1e5")
 def uses_the_cache(subject: Subject, rng: torch.Generator) -> None:
     cache = expect_handle(subject.KVCache(), "KVCache()")
     attn, weights = _causal_module(subject, T)
@@ -128,6 +129,30 @@ def uses_the_cache(subject: Subject, rng: torch.Generator) -> None:
     expect_close(subject.decode_step(attn, x_t.clone(), cache), expected,
                  "decode_step with a cache holding 3 earlier keys and values", reveal=True, mistakes=mistakes)
     expect_equal(len(cache), 4, "len(cache) after one decode step on a cache of 3", reveal=True)
+    _survives_large_scores(subject, attn, weights)
+
+
+def _survives_large_scores(subject: Subject, attn: Handle, weights: list[torch.Tensor]) -> None:
+    """decode_step with a cache of 3 keys whose scaled scores, like the new token's own, are far below -1e5
+    (after passing on ordinary inputs): a cache that scores unused slots and fills them with a finite value
+    such as -1e4 leaks there, a softmax that subtracts no row maximum gives NaN."""
+    built = large.large_score_cache(torch.Generator().manual_seed(13), 3, weights[0], weights[1])
+    if built is None:  # W_query W_key^T has no negative direction: the weights are not SPEC's draws (another check)
+        return
+    x_t, old_keys = built
+    old_values = torch.tensor([[2.0, -1.0, 0.5, 1.0], [-0.5, 1.5, 2.0, 0.0], [1.0, 1.0, -2.0, 3.0]])  # (3, d_v=4)
+    cache = expect_handle(subject.KVCache(), "KVCache()")
+    for key, value in zip(old_keys, old_values, strict=True):
+        cache.append(key.clone(), value.clone())
+    q, k_new, v_new = (x_t.double() @ w for w in weights)
+    keys = torch.cat([old_keys.double(), k_new.unsqueeze(0)])  # (3, d_k) + (1, d_k) -> (4, d_k)
+    values = torch.cat([old_values.double(), v_new.unsqueeze(0)])  # (3, d_v) + (1, d_v) -> (4, d_v)
+    got = subject.decode_step(attn, x_t.clone(), cache)
+    try:
+        expect_close(got, m.attend(q.unsqueeze(0), keys, values).squeeze(0),
+                     "decode_step with a cache of 3 earlier keys and values whose scores are far below -1e5")
+    except CheckFailed as failure:
+        raise CheckFailed(m.with_mistake(str(failure), large.large_output_mistake(got))) from None
 
 
 @check("decode_step raises ValueError once the cache holds context_length tokens")

@@ -2,7 +2,7 @@
 # (this header aside). Every test reads "not implemented yet" and the submission scores 0.
 """From self-attention to causal self-attention: the ``attention`` package.
 
-One module per step, in course order (see ``course.yml``). Each step builds on the ideas of
+One module per step, in course order (the step table of README.md). Each step builds on the ideas of
 the earlier ones, following Sebastian Raschka's article "Understanding and Coding
 Self-Attention, Multi-Head Attention, Causal-Attention, and Cross-Attention in LLMs" and its
 running example, the sentence "The sun rises in the east" with 3-dimensional embeddings,

@@ -62,6 +62,10 @@ def causal_attention_weights(scores: torch.Tensor, d_k: int | float) -> torch.Te
 
     Shapes: ``scores`` is ``(..., T, T)``; the result is lower triangular with rows summing
     to 1. Non-square scores raise ``ValueError``.
+
+    Scores may be of any magnitude, e.g. -1e6: mask with ``-inf`` (or ``torch.finfo(dtype).min``), not
+    with a finite value such as -1e4 that real scores can fall below, and use a softmax that subtracts
+    the row maximum, such as ``torch.softmax``.
     """
     raise NotImplementedError("causal_mask: causal_attention_weights is not implemented yet")
 

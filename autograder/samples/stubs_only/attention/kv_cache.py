@@ -54,6 +54,10 @@ def decode_step(attn: CausalSelfAttention, x_t: torch.Tensor, cache: KVCache) ->
     output equals row ``t`` of ``attn`` applied to the whole sequence. When the cache already
     holds ``context_length`` tokens (the size of ``attn.mask``), ``ValueError``.
 
+    The scores may be of any magnitude, e.g. -1e6: use a softmax that subtracts the row maximum, such
+    as ``torch.softmax``, and if you mask anything (say, the unused slots of a preallocated cache),
+    mask with ``-inf`` (or ``torch.finfo(dtype).min``), not with a finite value such as -1e4.
+
     Hint: the earlier steps' ``attention_scores``, ``attention_weights`` and
     ``context_vectors`` do the attention part; no mask is needed, because the cache only
     holds tokens up to the current one.
