@@ -150,7 +150,7 @@ def _token_output(weights_row: Any, values: Any) -> torch.Tensor:
     w, v = torch.as_tensor(weights_row, dtype=torch.float64), torch.as_tensor(values, dtype=torch.float64)
     if v.shape[-2] < w.shape[-1]:
         raise ValueError("fewer value rows than weights")
-    return w @ v[: w.shape[-1]]  # (i+1,) @ (i+1, d_v) -> (d_v,)
+    return torch.einsum("...j,...jd->...d", w, v[..., : w.shape[-1], :])  # (..., i+1), (..., i+1, d_v) -> (..., d_v)
 
 
 def causal_module(fill: float | str, *, float64: bool = True) -> type[nn.Module]:

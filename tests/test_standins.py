@@ -238,7 +238,7 @@ def test_the_gradescope_runner_keeps_shared_helpers(tmp_path: Path) -> None:
     """The Gradescope runner grades with the same engine: the shared-helper submission scores 100 there too."""
     import json
 
-    from autograder.export.gradescope_run import main
+    from autograder.grading.gradescope_run import main
 
     os.chmod(tmp_path, 0o711)
     _shared(tmp_path / "submission")
