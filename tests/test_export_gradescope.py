@@ -293,7 +293,8 @@ def test_an_upload_without_code_gets_a_score_and_says_what_was_found(graded) -> 
     assert results["extra_data"]["submission_form"] == "nothing"
     assert ("Found at the top of your submission: answers.txt, images/, report.pdf. Submit the attention folder "
             "(with attention/<module>.py files), a zip of it, or the step notebooks.") in results["output"]
-    assert results["output"].splitlines()[1].startswith("Found at the top of your submission")  # after the score
+    paragraphs = [line for line in results["output"].splitlines() if line.strip()]  # markdown: blank lines between
+    assert paragraphs[1].startswith("Found at the top of your submission")  # right after the score
     assert all(t["status"] == "failed" and "no attention/ package" in t["output"] for t in results["tests"])
     assert "grader failed" not in done.stderr
 
