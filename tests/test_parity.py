@@ -17,18 +17,11 @@ from typing import Any
 
 import pytest
 import torch
+from correct_styles import STYLES
+from mistake_cases import MAGNITUDE_CHECKS, MISTAKES, ListHeads, Mistake, decode_wrong_row
 from sweep_styles import FINFO_MIN, causal_weights, fill_variants, style_namespace
 from sweep_styles import STYLES as SWEEP_STYLES
-from test_hidden_checks import (
-    MAGNITUDE_CHECKS,
-    MISTAKES,
-    STYLES,
-    Mistake,
-    _decode_wrong_row,
-    _ListHeads,
-    reference_with,
-    run_one,
-)
+from test_hidden_checks import reference_with, run_one
 
 from autograder import reference as ref
 from autograder.hidden import load_hidden_checks
@@ -112,7 +105,7 @@ def test_sqrt_dv_is_not_told_d_k_on_the_article_sizes() -> None:
 
 
 def test_a_cache_masking_the_wrong_row_is_not_told_to_append_first() -> None:
-    namespace = reference_with(decode_step=_decode_wrong_row)
+    namespace = reference_with(decode_step=decode_wrong_row)
     hidden = run_one("kv_cache", namespace, "uses_cached_keys", 3).message
     public = public_outcomes("kv_cache", namespace)["uses_the_cache"].message
     for message in (hidden, public):
@@ -246,8 +239,8 @@ def test_a_shape_error_without_weight_matrices_does_not_mention_them(tmp_path: P
 
 
 def test_heads_in_a_list_name_module_list() -> None:
-    hidden = run_one("multi_head", reference_with(MultiHeadAttentionWrapper=_ListHeads), "wrapper_heads", 3).message
-    public = _failing_public("multi_head", MultiHeadAttentionWrapper=_ListHeads)["wrapper_heads"]
+    hidden = run_one("multi_head", reference_with(MultiHeadAttentionWrapper=ListHeads), "wrapper_heads", 3).message
+    public = _failing_public("multi_head", MultiHeadAttentionWrapper=ListHeads)["wrapper_heads"]
     for message in (hidden, public):
         assert "but it is a list" in message and "nn.ModuleList" in message, message
 
