@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from autograder import reference as ref
@@ -19,6 +17,7 @@ from selfcheck import (
     parameters,
 )
 from selfcheck import mistakes as m
+from selfcheck.public.causal_attention import token_output_call
 
 from . import HIDDEN
 from ._common import (
@@ -64,17 +63,6 @@ def _forward(module: Handle, x: torch.Tensor, context_length: int, what: str) ->
         raise
 
 
-def _token_output(subject: Subject, what: str, *args: Any) -> Any:
-    """``subject.token_output(*args)``; an error about mixed dtypes gets the catalogue's dtype hint."""
-    try:
-        return subject.token_output(*args)
-    except LearnerError as error:
-        note = m.dtype_note(error.learner_message)
-        if note is None:
-            raise
-        raise CheckFailed(f"{what}: {error.describe()}\n  {note}") from None
-
-
 def _expect_causal(module: Handle, x: torch.Tensor, weights: list[torch.Tensor], context_length: int,
                    what: str) -> None:
     q, k, v = (x.double() @ w for w in weights)
@@ -85,7 +73,7 @@ def _expect_causal(module: Handle, x: torch.Tensor, weights: list[torch.Tensor],
 @HIDDEN.check(STEP, "token_output([0.1, 0.6, 0.3], [[1, 2], [3, 0], [4, 5]]) is [3.1, 1.7] (lists in, a floating "
               "tensor out)", weight=1)
 def token_output_example(subject: Subject, rng: torch.Generator) -> None:
-    result = _token_output(subject, "token_output([0.1, 0.6, 0.3], [[1, 2], [3, 0], [4, 5]])", [0.1, 0.6, 0.3],
+    result = token_output_call(subject, "token_output([0.1, 0.6, 0.3], [[1, 2], [3, 0], [4, 5]])", [0.1, 0.6, 0.3],
                            [[1, 2], [3, 0], [4, 5]])
     expect_close(result, torch.tensor([3.1, 1.7], dtype=torch.float64), "token_output([0.1, 0.6, 0.3], "
                  "[[1, 2], [3, 0], [4, 5]])", reveal=True)
@@ -102,8 +90,8 @@ def token_output_random(subject: Subject, rng: torch.Generator) -> None:
                        "token_output(weights_row (i+1,), values (T, d_v)) on hidden tensors", mistakes=mistakes)
     int_values = torch.randint(-9, 10, (count + 1, d_v), generator=rng)
     expected = ref.token_output(w, int_values.double())
-    result = _token_output(subject, "token_output on nested lists (float weights, int values)", weights_row.tolist(),
-                           int_values.tolist())
+    what = "token_output on nested lists (float weights, int values)"
+    result = token_output_call(subject, what, weights_row.tolist(), int_values.tolist())
     expect_close_named(result, expected, "token_output on nested lists (float weights, int values)")
 
 

@@ -55,6 +55,8 @@ def kill_uid(uid: int) -> None:
     pid = os.fork()
     if pid == 0:
         try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
             for _ in range(3):
                 os.kill(-1, signal.SIGKILL)

@@ -27,6 +27,7 @@ REQUEST = struct.Struct("=I")
 
 
 def _kill_as(uid: int) -> None:
+    # `cleanup.kill_uid` in a script that runs alone (python -S, no package to import it from).
     pid = os.fork()
     if pid == 0:
         try:
