@@ -127,6 +127,9 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
     import torch
 
     torch.set_num_threads(1)  # checks use small tensors; jobs run in threads and children run beside us
+    from .plots import prewarm
+
+    prewarm()  # the class report's matplotlib loads while the children work
     from ..hidden import load_hidden_checks
     from . import class_report, report
     from .engine import Grader, SubmissionResult
