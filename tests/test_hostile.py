@@ -74,7 +74,8 @@ def graded() -> Iterator[tuple[dict[str, SubmissionResult], Zygote, Path]]:
     hidden = (str(out), *(str(s.path) for s in submissions))
     grader = Grader(TEST_COURSE, load_hidden_checks(), seed=2024, zygote=zygote, work_root=work, hidden_paths=hidden)
     results = grader.grade_many(submissions, jobs=2)
-    assert all(isinstance(r, SubmissionResult) for r in results.values()), results
+    assert all(isinstance(r, SubmissionResult) for r in results.values()), {
+        name: repr(r) for name, r in results.items() if not isinstance(r, SubmissionResult)}
     for result in results.values():
         report.write_results(out, result, TEST_COURSE)
     yield results, zygote, out

@@ -9,6 +9,7 @@ functions included.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -175,3 +176,14 @@ def test_two_functions_or_classes_never_share_a_name() -> None:
                 owners.setdefault(node.name, []).append(name)
     shared = {n: m for n, m in owners.items() if len(m) > 1 and n not in SHARED_BY_PROTOCOL}
     assert not shared, shared
+
+
+def test_grade_time_code_parses_python_only_through_the_lock() -> None:
+    """Two ``ast.parse`` at once fail on CPython < 3.11.5 (Debian 12's 3.11.2) with "AST constructor recursion
+    depth mismatch"; the grader parses in several threads, so every parse goes through `autograder.parsing`."""
+    direct = re.compile(r"\bast\.parse\(|\bast\.literal_eval\((?!node|b\b)")
+    bad = [f"{SOURCES[name].relative_to(REPO)}:{number}"
+           for name in SOURCES if any(_inside(name, p) for p in GRADE_TIME)
+           for number, line in enumerate(SOURCES[name].read_text(encoding="utf-8").splitlines(), start=1)
+           if direct.search(line)]
+    assert not bad, "\n".join(bad)

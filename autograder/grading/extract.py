@@ -27,6 +27,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import parsing
 from ..course import Course, load_course
 from ..notebook_ids import NOTEBOOK_FOLDER, answer_id
 from .caps import MAX_FILE_BYTES as MAX_NOTEBOOK_BYTES
@@ -93,7 +94,7 @@ def answer_sources(notebook: dict, step_id: str) -> list[str]:
 def earlier_imports(source: str, step_id: str, course: Course) -> list[str]:
     """``from attention.<module> import <name>`` for earlier steps' names ``source`` uses but never defines."""
     try:
-        tree = ast.parse(source)
+        tree = parsing.parse(source)
     except SyntaxError:
         return []  # the grader reports the syntax error for this step
     used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}

@@ -25,6 +25,7 @@ import ast
 import re
 from dataclasses import dataclass
 
+from .. import parsing
 from ..forbidden_apis import forbidden_api
 
 _QUALIFIED_NAME = re.compile(r"[A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*")
@@ -43,7 +44,7 @@ class Violation:
 def scan(source: str) -> list[Violation]:
     """References to forbidden APIs in ``source``, one per API and line, by line."""
     try:
-        tree = ast.parse(source)
+        tree = parsing.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []  # the import fails anyway, and says why
     own = _own_names(tree)

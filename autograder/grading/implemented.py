@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Sequence
 
+from .. import parsing
 from ..course import Step
 
 
@@ -32,7 +33,7 @@ def still_a_stub(source: str, api: Iterable[str]) -> bool:
     Code that does not parse, or binds an API name by an import or an assignment, counts as implemented.
     """
     try:
-        tree = ast.parse(source)
+        tree = parsing.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     names = set(api)

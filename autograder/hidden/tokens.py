@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 
 import torch
@@ -12,6 +11,7 @@ from selfcheck import CheckFailed, LearnerError, Subject, expect_close, expect_e
 from selfcheck import mistakes as m
 from selfcheck.compare import expect_vocab
 
+from .. import parsing
 from . import HIDDEN
 from ._common import permutation, randint, with_mistake
 
@@ -59,7 +59,7 @@ def _readings(message: str) -> list[str]:
         if len(text) < 2 or text[0] not in "'\"([" or text[-1] not in "'\")]":
             continue  # not the repr of a str or of a tuple (nor compiled: no SyntaxWarning for prose)
         try:
-            value = ast.literal_eval(text)
+            value = parsing.literal_eval(text)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             continue
         items = value if isinstance(value, (tuple, list)) else (value,)
