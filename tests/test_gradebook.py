@@ -4,9 +4,10 @@ With real nbgrader 0.9.6 in a temporary course (`test_nbgrader_workflow.make_cou
 ``nbgrader generate_assignment notebooks``), three students hand in every notebook in
 ``submitted/<student>/notebooks/``: alice the solutions, bob the solutions with a wrong step
 (scores divided by sqrt(d_k), 6 points) and a wrong concept question, carol the released stubs.
-The grader writes their grade cells into ``gradebook.db``; ``nbgrader export`` then gives each
-student the sum of those cells, alice full marks, and the same per-cell scores as ``nbgrader
-autograde`` on the same notebooks (bob's, in a copy of the course). Bad input is one line, exit 2.
+The grader writes their grade cells into ``gradebook.db`` and their notebooks into ``autograded/``;
+``nbgrader export`` then gives each student the sum of those cells, alice full marks, and the same
+per-cell scores as ``nbgrader autograde`` on the same notebooks (bob's, in a copy of the course);
+``nbgrader generate_feedback`` writes a page per notebook. Bad input is one line, exit 2.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "grade cells written for 3 students" in done.stderr
     nbgrader(root, "export")
+    nbgrader(root, "generate_feedback", ASSIGNMENT)
     with open(root / "grades.csv", newline="", encoding="utf-8") as handle:
         exported = {row["student_id"]: row for row in csv.DictReader(handle)}
     with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
@@ -91,6 +93,23 @@ def test_export_gives_each_student_the_sum_of_the_cells_written(course: dict) ->
     assert float(exported["carol"]["score"]) == 0.0
     zero = {key for key, score in cells["bob"].items() if score == 0}
     assert zero == {(nb, cell) for nb, wrong in BOB_WRONG.items() for cell in wrong}
+
+
+def test_generate_feedback_works_on_the_autograded_notebooks_written(course: dict) -> None:
+    """A page per handed-in notebook, each check's result in it, the hidden tests' source never."""
+    feedback = course["root"] / "feedback"
+    notebooks = sorted(p.stem for p in SOURCE.glob("*.ipynb"))
+    assert sorted(p.relative_to(feedback).as_posix() for p in feedback.rglob("*.html")) == sorted(
+        f"{student}/{ASSIGNMENT}/{notebook}.html" for student in STUDENTS for notebook in notebooks)
+    for page in feedback.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        for secret in ("BEGIN HIDDEN TESTS", "run_hidden", "run_question", "autograder"):
+            assert secret not in html, f"{page.relative_to(feedback)} shows {secret!r}"
+    scores = (feedback / "bob" / ASSIGNMENT / "04_scores.html").read_text(encoding="utf-8")
+    assert "✗ hidden test:" in scores and "Score: 0.0 / 6.0" in scores
+    mask = (feedback / "bob" / ASSIGNMENT / "10_causal_mask.html").read_text(encoding="utf-8")
+    assert "✗ non_causal_matrix: not the right answer" in mask and "✓ mask_term: right" in mask
+    assert "✗" not in (feedback / "alice" / ASSIGNMENT / "04_scores.html").read_text(encoding="utf-8")
 
 
 def test_the_gradebook_agrees_with_grades_csv_where_the_paths_agree(course: dict) -> None:

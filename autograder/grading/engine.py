@@ -59,8 +59,8 @@ class SubmissionResult:
     sources: dict[str, str] = field(default_factory=dict)  # step id -> the file its code came from
     # step id -> example name -> the learner's matrix on the public example, or why there is none
     examples: dict[str, dict[str, list[list[float]] | str]] = field(default_factory=dict)
-    # step id -> public check name -> passed; only when the grader runs the public checks too (--gradebook)
-    public: dict[str, dict[str, bool]] = field(default_factory=dict)
+    # step id -> public check name -> its outcome; only when the grader runs the public checks too (--gradebook)
+    public: dict[str, dict[str, Outcome]] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -203,7 +203,7 @@ class Grader:
             outcomes = self._run_checks(step, [*checks, *public], copy, budget, uid, result, filename)
         outcomes, public_outcomes = outcomes[: len(checks)], outcomes[len(checks):]
         if public:
-            result.public[step.id] = {c.name: o.passed for c, o in zip(public, public_outcomes, strict=True)}
+            result.public[step.id] = dict(zip((c.name for c in public), public_outcomes, strict=True))
         return [
             TestResult(step.id, check.name, check.title, f"{number}.{index}",
                        share if outcome.passed else 0.0, share, outcome.passed,

@@ -75,6 +75,11 @@ def _read_json(path: Path, shown: str, notes: list[str]) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def read_notebook(path: Path) -> dict | None:
+    """A notebook's JSON, read as `extract` reads it (no symbolic link, the size cap); None when it cannot be."""
+    return _read_json(path, path.name, [])
+
+
 def answer_sources(notebook: dict, step_id: str) -> list[str]:
     """The sources of the answer cells of ``step_id`` in a notebook's JSON, in order."""
     return cell_sources(notebook, answer_id(step_id))
@@ -162,7 +167,7 @@ def question_answer(folder: Path, notebook: str, name: str) -> object:
     or never assigns ``name``.
     """
     path = notebook_path(folder, notebook)
-    data = _read_json(path, path.name, []) if path is not None else None
+    data = read_notebook(path) if path is not None else None
     if data is None:
         return NO_ANSWER
     value = NO_ANSWER

@@ -19,6 +19,10 @@ with ``auto_score``):
 - **A concept question** scores its points when the value its answer cell assigns, read with
   ``ast.literal_eval`` in this trusted process (`extract.question_answer`), is right by the
   hidden key (`autograder.hidden.questions`), exactly as ``run_question`` decides in nbgrader.
+- **The autograded notebooks** (``autograded/<student>/notebooks/``, beside the gradebook, the
+  course root): each handed-in notebook with its grade cells' sources restored and their outputs
+  saying which checks passed, so that ``nbgrader generate_feedback`` (whose preprocessors clear
+  hidden tests) and formgrader have what ``nbgrader autograde`` would leave. Nothing is run.
 - A submission the grader itself failed on is not written (its grades stay as they were).
 
 ``grades.csv`` and ``results.json`` keep the grader's own view (every hidden check scored by
@@ -29,6 +33,7 @@ nbgrader") says when the two differ.
 from __future__ import annotations
 
 import ast
+import json
 import sqlite3
 import warnings
 from collections.abc import Mapping, Sequence
@@ -42,7 +47,7 @@ from ..hidden import load_hidden_checks
 from ..hidden.questions import QUESTIONS
 from ..notebook_ids import ASSIGNMENT
 from .engine import SubmissionResult
-from .extract import NO_ANSWER, question_answer
+from .extract import NO_ANSWER, notebook_path, question_answer, read_notebook
 
 REGENERATE = f"run `nbgrader generate_assignment {ASSIGNMENT} --force` in the course folder"
 NBGRADER_TABLES = {"assignment", "notebook", "grade_cells", "source_cell", "grade"}
@@ -60,17 +65,44 @@ class GradeCell:
     hidden: tuple[str, ...] = ()  # the hidden checks it runs
     question: str | None = None  # a concept question's name
 
-    def score(self, result: SubmissionResult, answers: Mapping[str, object]) -> float:
-        """``points`` when everything this cell checks passed in ``result`` (all or nothing), else 0."""
+    def results(self, result: SubmissionResult, answers: Mapping[str, object],
+                public_titles: Mapping[tuple[str, str], str]) -> list[tuple[bool, str]]:
+        """(passed, what it says) for everything this cell checks, as the cell's output would say it."""
         if self.question is not None:
             answer = answers.get(self.question, NO_ANSWER)
-            right = answer is not NO_ANSWER and QUESTIONS[self.question].is_right(answer)
-            return self.points if right else 0.0
-        hidden = {t.check: t.passed for t in result.tests if t.step == self.step}
+            if answer is NO_ANSWER:
+                return [(False, f"{self.question}: not answered")]
+            right = QUESTIONS[self.question].is_right(answer)
+            return [(right, f"{self.question}: {'right' if right else 'not the right answer'}")]
+        hidden = {t.check: t for t in result.tests if t.step == self.step}
         public = result.public.get(self.step or "", {})
-        passed = all(hidden.get(name, False) for name in self.hidden) and all(
-            public.get(name, False) for name in self.public)
+        found = []
+        for name in self.public:
+            title = public_titles.get((self.step or "", name), name)
+            outcome = public.get(name)
+            found.append((outcome is not None and outcome.passed,
+                          title if outcome is None or outcome.passed else f"{title}\n{outcome.message}"))
+        for name in self.hidden:
+            test = hidden.get(name)
+            passed = test is not None and test.passed
+            title = f"hidden test: {test.title if test else name}"
+            found.append((passed, title if passed or test is None else f"{title}\n{test.output}"))
+        return found
+
+    def score(self, result: SubmissionResult, answers: Mapping[str, object],
+              public_titles: Mapping[tuple[str, str], str] | None = None) -> float:
+        """``points`` when everything this cell checks passed in ``result`` (all or nothing), else 0."""
+        passed = all(ok for ok, _ in self.results(result, answers, public_titles or {}))
         return self.points if passed else 0.0
+
+    def output(self, result: SubmissionResult, answers: Mapping[str, object],
+               public_titles: Mapping[tuple[str, str], str]) -> str:
+        """The cell's output in the autograded notebook: one line per check, ✓ or ✗, a failure's message indented."""
+        lines = []
+        for passed, text in self.results(result, answers, public_titles):
+            first, *rest = text.splitlines() or [""]
+            lines += [f"{'✓' if passed else '✗'} {first}", *(f"    {line}" for line in rest)]
+        return "\n".join(lines) + "\n"
 
 
 @dataclass
@@ -79,6 +111,8 @@ class Gradebook:
 
     path: Path
     cells: list[GradeCell]
+    public_titles: dict[tuple[str, str], str]  # (step, public check name) -> its title
+    sources: dict[tuple[str, str], str]  # (notebook, grade id) -> the grade cell's source, hidden tests included
 
     @property
     def url(self) -> str:
@@ -105,12 +139,49 @@ class Gradebook:
                 gradebook.update_or_create_submission(ASSIGNMENT, result.name)
                 for cell in self.cells:
                     grade = gradebook.find_grade(cell.grade_id, cell.notebook, ASSIGNMENT, result.name)
-                    grade.auto_score = cell.score(result, answers)
+                    grade.auto_score = cell.score(result, answers, self.public_titles)
                     grade.needs_manual_grade = grade.manual_score is not None
                 gradebook.db.commit()
+                if folder:
+                    self._write_autograded(result, answers, folder)
                 written.append(result.name)
-        line = f"gradebook: {len(self.cells)} grade cells written for {len(written)} students into {self.path}"
+        line = (f"gradebook: {len(self.cells)} grade cells written for {len(written)} students into {self.path}, "
+                f"their notebooks into {self.path.parent / 'autograded'}")
         return line + (f"; not written (the grader failed): {', '.join(skipped)}" if skipped else "")
+
+
+    def _write_autograded(self, result: SubmissionResult, answers: Mapping[str, object], folder: Path) -> None:
+        """``autograded/<student>/notebooks/*.ipynb`` beside the gradebook, as ``nbgrader autograde`` leaves them.
+
+        Each handed-in notebook, with every grade cell's source restored from the gradebook (a
+        deleted one put back at the end) and its output saying what passed: what ``nbgrader
+        generate_feedback`` and formgrader read. Learner code is never run here.
+        """
+        target = self.path.parent / "autograded" / result.name / ASSIGNMENT
+        for notebook in dict.fromkeys(c.notebook for c in self.cells):
+            path = notebook_path(folder, notebook)
+            data = read_notebook(path) if path is not None else None
+            if data is None or not isinstance(data.get("cells"), list):
+                continue
+            by_id = {}
+            for cell in data["cells"]:
+                meta = cell.get("metadata", {}) if isinstance(cell, dict) else {}
+                grade_id = meta.get("nbgrader", {}).get("grade_id") if isinstance(meta, dict) else None
+                if isinstance(grade_id, str):
+                    by_id[grade_id] = cell
+            for grade in (c for c in self.cells if c.notebook == notebook):
+                cell = by_id.get(grade.grade_id)
+                if cell is None:  # deleted by the learner: nbgrader's add_missing_cells puts it back
+                    cell = {"cell_type": "code", "execution_count": None, "metadata": {"nbgrader": {
+                        "grade": True, "grade_id": grade.grade_id, "locked": True, "points": grade.points,
+                        "solution": False, "schema_version": 3}}}
+                    data["cells"].append(cell)
+                cell["source"] = self.sources[(notebook, grade.grade_id)]
+                cell["outputs"] = [{"output_type": "stream", "name": "stdout",
+                                    "text": grade.output(result, answers, self.public_titles)}]
+            target.mkdir(parents=True, exist_ok=True)
+            (target / f"{notebook}.ipynb").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n",
+                                                      encoding="utf-8")
 
 
 def open_gradebook(path: str | Path, public: CheckRegistry) -> Gradebook:
@@ -129,7 +200,7 @@ def open_gradebook(path: str | Path, public: CheckRegistry) -> Gradebook:
     from nbgrader.api import Gradebook as NbgraderGradebook
     from nbgrader.api import MissingEntry
 
-    cells = []
+    cells, sources = [], {}
     with NbgraderGradebook(f"sqlite:///{db}") as gradebook:
         try:
             assignment = gradebook.find_assignment(ASSIGNMENT)
@@ -139,10 +210,12 @@ def open_gradebook(path: str | Path, public: CheckRegistry) -> Gradebook:
             for grade_cell in notebook.grade_cells:
                 source = gradebook.find_source_cell(grade_cell.name, notebook.name, ASSIGNMENT).source
                 cells.append(parse_grade_cell(notebook.name, grade_cell.name, float(grade_cell.max_score), source))
+                sources[(notebook.name, grade_cell.name)] = source
     if not cells:
         raise UsageError(f"{path}: the assignment {ASSIGNMENT!r} has no grade cells; {REGENERATE}")
     _check_names(path, cells, public)
-    return Gradebook(db, cells)
+    titles = {(step, check.name): check.title for step in public.steps() for check in public.for_step(step)}
+    return Gradebook(db, cells, titles, sources)
 
 
 def parse_grade_cell(notebook: str, grade_id: str, points: float, source: str) -> GradeCell:
