@@ -13,6 +13,7 @@ per-cell scores as ``nbgrader autograde`` on the same notebooks (bob's, in a cop
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -29,6 +30,7 @@ from autograder.notebook_ids import ASSIGNMENT, answer_id, question_id
 
 SEED = 3
 STUDENTS = ("alice", "bob", "carol")
+HANDED_IN = "2026-11-20 10:00:00.000000 UTC"
 BOB_WRONG = {"04_scores": {"scores_test_1", "scores_test_2"}, "10_causal_mask": {"question_non_causal_matrix_test"}}
 
 
@@ -50,6 +52,14 @@ def hand_in(root: Path) -> None:
             answers[question_id("non_causal_matrix")] = 'non_causal_matrix = "A"'
         submit(root, "bob", notebook, answers)
         submit(root, "carol", notebook)  # the released notebook, untouched: stubs and `...` answers
+    (root / "submitted" / "alice" / ASSIGNMENT / "timestamp.txt").write_text(HANDED_IN)  # as nbgrader collect writes
+    forged = root / "submitted" / "carol" / ASSIGNMENT / "01_tokens.ipynb"  # carol forges two grade cells
+    notebook = json.loads(forged.read_text(encoding="utf-8"))
+    for grade_id in ("tokens_test_1", "my_own_points"):
+        notebook["cells"].append({"cell_type": "code", "execution_count": None, "outputs": [], "source": "pass",
+                                  "metadata": {"nbgrader": {"grade": True, "grade_id": grade_id, "points": 100,
+                                                            "locked": True, "solution": False, "schema_version": 3}}})
+    forged.write_text(json.dumps(notebook), encoding="utf-8")
 
 
 def cell_scores(database: Path, student: str) -> dict[tuple[str, str], float]:
@@ -90,7 +100,8 @@ def test_export_gives_each_student_the_sum_of_the_cells_written(course: dict) ->
         assert float(exported[student]["score"]) == pytest.approx(sum(cells[student].values())), student
         assert float(exported[student]["max_score"]) == 100.0
     assert float(exported["alice"]["score"]) == 100.0
-    assert float(exported["carol"]["score"]) == 0.0
+    assert float(exported["carol"]["score"]) == 0.0  # her forged grade cells count for nothing
+    assert exported["alice"]["timestamp"].startswith("2026-11-20 10:00:00"), exported["alice"]
     zero = {key for key, score in cells["bob"].items() if score == 0}
     assert zero == {(nb, cell) for nb, wrong in BOB_WRONG.items() for cell in wrong}
 
@@ -157,7 +168,7 @@ def test_a_question_answer_is_read_never_run(tmp_path: Path) -> None:
         notebook = {"cells": [{"cell_type": "code", "source": source,
                                "metadata": {"nbgrader": {"grade_id": question_id("keys_for_query_5")}}}]}
         folder.mkdir(exist_ok=True)
-        (folder / "09_causal_pairs.ipynb").write_text(__import__("json").dumps(notebook))
+        (folder / "09_causal_pairs.ipynb").write_text(json.dumps(notebook))
         assert question_answer(folder, "09_causal_pairs", "keys_for_query_5") == value, source
     assert not (tmp_path / "ran").exists()
     assert question_answer(folder, "10_causal_mask", "mask_term") is NO_ANSWER  # no such notebook

@@ -33,8 +33,11 @@ nbgrader") says when the two differ.
 from __future__ import annotations
 
 import ast
+import datetime
 import json
+import os
 import sqlite3
+import stat
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -136,7 +139,9 @@ class Gradebook:
                 answers = {c.question: question_answer(folder, c.notebook, c.question) if folder else NO_ANSWER
                            for c in self.cells if c.question is not None}
                 gradebook.update_or_create_student(result.name)
-                gradebook.update_or_create_submission(ASSIGNMENT, result.name)
+                stamp = handed_in_at(folder) if folder else None  # nbgrader's late penalty reads it
+                extra = {"timestamp": stamp} if stamp is not None else {}
+                gradebook.update_or_create_submission(ASSIGNMENT, result.name, **extra)
                 for cell in self.cells:
                     grade = gradebook.find_grade(cell.grade_id, cell.notebook, ASSIGNMENT, result.name)
                     grade.auto_score = cell.score(result, answers, self.public_titles)
@@ -163,13 +168,20 @@ class Gradebook:
             data = read_notebook(path) if path is not None else None
             if data is None or not isinstance(data.get("cells"), list):
                 continue
-            by_id = {}
-            for cell in data["cells"]:
-                meta = cell.get("metadata", {}) if isinstance(cell, dict) else {}
-                grade_id = meta.get("nbgrader", {}).get("grade_id") if isinstance(meta, dict) else None
-                if isinstance(grade_id, str):
+            mine = {c.grade_id: c for c in self.cells if c.notebook == notebook}
+            by_id: dict[str, dict] = {}
+            for cell in data["cells"]:  # the first cell of each grade id is that grade cell; no other cell is one
+                meta = cell.get("metadata") if isinstance(cell, dict) else None
+                marks = meta.get("nbgrader") if isinstance(meta, dict) else None
+                if not isinstance(marks, dict):
+                    continue
+                grade_id = marks.get("grade_id")
+                if isinstance(grade_id, str) and grade_id in mine and grade_id not in by_id:
                     by_id[grade_id] = cell
-            for grade in (c for c in self.cells if c.notebook == notebook):
+                    marks.update(grade=True, points=mine[grade_id].points)
+                elif marks.get("grade"):  # a forged or duplicated grade cell: not one for nbgrader
+                    marks["grade"] = False
+            for grade in mine.values():
                 cell = by_id.get(grade.grade_id)
                 if cell is None:  # deleted by the learner: nbgrader's add_missing_cells puts it back
                     cell = {"cell_type": "code", "execution_count": None, "metadata": {"nbgrader": {
@@ -182,6 +194,25 @@ class Gradebook:
             target.mkdir(parents=True, exist_ok=True)
             (target / f"{notebook}.ipynb").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n",
                                                       encoding="utf-8")
+
+
+def handed_in_at(folder: Path) -> datetime.datetime | None:
+    """nbgrader collect's ``timestamp.txt`` (``<folder>/notebooks/`` or ``<folder>/``), or None."""
+    for path in (folder / ASSIGNMENT / "timestamp.txt", folder / "timestamp.txt"):
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                continue
+            with path.open("rb") as reader:
+                text = reader.read(200).decode("utf-8", errors="replace").strip()
+        except OSError:
+            continue
+        from nbgrader.utils import parse_utc
+
+        try:
+            return parse_utc(text)
+        except (ValueError, OverflowError):
+            return None
+    return None
 
 
 def open_gradebook(path: str | Path, public: CheckRegistry) -> Gradebook:
