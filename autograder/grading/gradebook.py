@@ -154,7 +154,6 @@ class Gradebook:
                 f"their notebooks into {self.path.parent / 'autograded'}")
         return line + (f"; not written (the grader failed): {', '.join(skipped)}" if skipped else "")
 
-
     def _write_autograded(self, result: SubmissionResult, answers: Mapping[str, object], folder: Path) -> None:
         """``autograded/<student>/notebooks/*.ipynb`` beside the gradebook, as ``nbgrader autograde`` leaves them.
 
@@ -178,7 +177,7 @@ class Gradebook:
                 grade_id = marks.get("grade_id")
                 if isinstance(grade_id, str) and grade_id in mine and grade_id not in by_id:
                     by_id[grade_id] = cell
-                    marks.update(grade=True, points=mine[grade_id].points)
+                    marks.update(grade=True, solution=False, locked=True, points=mine[grade_id].points)
                 elif marks.get("grade"):  # a forged or duplicated grade cell: not one for nbgrader
                     marks["grade"] = False
             for grade in mine.values():
@@ -188,7 +187,8 @@ class Gradebook:
                         "grade": True, "grade_id": grade.grade_id, "locked": True, "points": grade.points,
                         "solution": False, "schema_version": 3}}}
                     data["cells"].append(cell)
-                cell["source"] = self.sources[(notebook, grade.grade_id)]
+                cell.update(cell_type="code", execution_count=cell.get("execution_count") if isinstance(
+                    cell.get("execution_count"), int) else None, source=self.sources[(notebook, grade.grade_id)])
                 cell["outputs"] = [{"output_type": "stream", "name": "stdout",
                                     "text": grade.output(result, answers, self.public_titles)}]
             target.mkdir(parents=True, exist_ok=True)
