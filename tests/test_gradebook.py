@@ -52,6 +52,14 @@ def hand_in(root: Path) -> None:
             answers[question_id("non_causal_matrix")] = 'non_causal_matrix = "A"'
         submit(root, "bob", notebook, answers)
         submit(root, "carol", notebook)  # the released notebook, untouched: stubs and `...` answers
+    # eve's step 1 reads the gradebook (hidden tests' source) and the source notebooks when imported
+    answers = solution_cells("01_tokens")
+    database, source = root / "gradebook.db", root / "solutions" / ASSIGNMENT
+    peek = (f"from pathlib import Path as _P\n"
+            f"assert not _P({str(database)!r}).exists() or _P({str(database)!r}).read_bytes() == b'', 'gradebook'\n"
+            f"assert not _P({str(source)!r}).exists() or not any(_P({str(source)!r}).iterdir()), 'solutions'\n")
+    answers[answer_id("tokens")] = peek + answers[answer_id("tokens")]
+    submit(root, "eve", "01_tokens", answers)
     (root / "submitted" / "alice" / ASSIGNMENT / "timestamp.txt").write_text(HANDED_IN)  # as nbgrader collect writes
     forged = root / "submitted" / "carol" / ASSIGNMENT / "01_tokens.ipynb"  # carol forges two grade cells
     notebook = json.loads(forged.read_text(encoding="utf-8"))
@@ -82,25 +90,26 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = root.parent / "grades"
     done = grade(str(root / "submitted"), "--out", str(out), "--gradebook", str(root / "gradebook.db"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "grade cells written for 3 students" in done.stderr
+    assert "grade cells written for 4 students" in done.stderr
     nbgrader(root, "export")
     nbgrader(root, "generate_feedback", ASSIGNMENT)
     with open(root / "grades.csv", newline="", encoding="utf-8") as handle:
         exported = {row["student_id"]: row for row in csv.DictReader(handle)}
     with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
         ours = {row["submission"]: row for row in csv.DictReader(handle)}
-    cells = {student: cell_scores(root / "gradebook.db", student) for student in STUDENTS}
+    cells = {student: cell_scores(root / "gradebook.db", student) for student in (*STUDENTS, "eve")}
     return {"root": root, "pristine": pristine, "exported": exported, "ours": ours, "cells": cells}
 
 
 def test_export_gives_each_student_the_sum_of_the_cells_written(course: dict) -> None:
     exported, cells = course["exported"], course["cells"]
-    assert set(exported) == set(STUDENTS)
+    assert set(exported) == {*STUDENTS, "eve"}
     for student in STUDENTS:
         assert float(exported[student]["score"]) == pytest.approx(sum(cells[student].values())), student
         assert float(exported[student]["max_score"]) == 100.0
     assert float(exported["alice"]["score"]) == 100.0
     assert float(exported["carol"]["score"]) == 0.0  # her forged grade cells count for nothing
+    assert float(exported["eve"]["score"]) == 6.0, "learner code read the gradebook or the solutions"
     assert exported["alice"]["timestamp"].startswith("2026-11-20 10:00:00"), exported["alice"]
     zero = {key for key, score in cells["bob"].items() if score == 0}
     assert zero == {(nb, cell) for nb, wrong in BOB_WRONG.items() for cell in wrong}
@@ -111,7 +120,8 @@ def test_generate_feedback_works_on_the_autograded_notebooks_written(course: dic
     feedback = course["root"] / "feedback"
     notebooks = sorted(p.stem for p in SOURCE.glob("*.ipynb"))
     assert sorted(p.relative_to(feedback).as_posix() for p in feedback.rglob("*.html")) == sorted(
-        f"{student}/{ASSIGNMENT}/{notebook}.html" for student in STUDENTS for notebook in notebooks)
+        [f"{student}/{ASSIGNMENT}/{notebook}.html" for student in STUDENTS for notebook in notebooks]
+        + [f"eve/{ASSIGNMENT}/01_tokens.html"])
     for page in feedback.rglob("*.html"):
         html = page.read_text(encoding="utf-8")
         for secret in ("BEGIN HIDDEN TESTS", "run_hidden", "run_question", "autograder"):

@@ -152,7 +152,8 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
     work_root = Path(tempfile.mkdtemp(prefix="autograder-"))
     if os.geteuid() == 0:
         os.chmod(work_root, 0o711)  # sandbox uids may enter their own copy, not list the others
-    hidden = tuple(str(Path(p).resolve()) for p in (out_dir, *_originals(submissions), *hidden_paths))
+    private = gradebook.private_paths if gradebook is not None else ()
+    hidden = tuple(str(Path(p).resolve()) for p in (out_dir, *_originals(submissions), *hidden_paths, *private))
     checks = load_hidden_checks(s.id for s in course.steps)  # the steps of course.yml
     public = None
     if gradebook is not None:  # a notebook test cell also runs public checks: the gradebook needs their outcomes

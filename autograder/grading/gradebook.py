@@ -121,6 +121,13 @@ class Gradebook:
     def url(self) -> str:
         return f"sqlite:///{self.path}"
 
+    @property
+    def private_paths(self) -> tuple[Path, ...]:
+        """What learner code must not see: the gradebook (it holds the hidden tests' source) and the
+        course's source notebooks and graded output beside it (nbgrader's course root)."""
+        root = self.path.parent
+        return (self.path, root / "solutions", root / "autograded", root / "feedback")
+
     def write(self, results: Sequence[SubmissionResult], folders: Mapping[str, Path]) -> str:
         """Write every grade cell's score for each result (student = submission name); a one-line summary.
 
