@@ -220,3 +220,20 @@ def test_a_bad_gradebook_is_one_line_and_exit_2(make, tmp_path: Path) -> None:  
     assert len(lines) == 1 and reason in lines[0], done.stderr
     assert (database.read_bytes() if database.exists() else None) == before, "the file was changed"
     assert not (tmp_path / "out" / "grades.csv").exists()
+
+
+def test_a_gradebook_of_another_release_is_one_line_and_exit_2(course: dict, tmp_path: Path) -> None:
+    """A grade cell naming a check this course does not have: the notebooks were released from another version."""
+    database = tmp_path / "gradebook.db"
+    shutil.copy(course["pristine"], database)
+    with sqlite3.connect(database) as connection:
+        changed = connection.execute(
+            "UPDATE source_cell SET source = replace(source, 'check=[', 'check=[\"renamed_check\", ') "
+            "WHERE name = 'tokens_test_1'").rowcount
+    connection.close()
+    assert changed == 1
+    done = grade(str(REPO_ROOT / "autograder" / "samples"), "--out", str(tmp_path / "out"),
+                 "--gradebook", str(database))
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'renamed_check', which this course does not have" in lines[0], done.stderr
