@@ -2,7 +2,9 @@
 
 With no SUBMISSION, grades the bundled samples (``autograder/samples``). Writes
 ``DIR/<name>/results.json`` and ``DIR/<name>/feedback.html`` per submission, ``DIR/grades.csv``,
-the class report ``DIR/report.html`` and ``DIR/mistakes.csv``, and prints a summary table.
+the class report ``DIR/report.html`` and ``DIR/mistakes.csv``, and prints a summary table. With
+``--gradebook gradebook.db`` it also writes every grade cell's score into nbgrader's gradebook
+(``autograder/grading/gradebook.py``).
 Exit status 0 when every submission was graded, whatever the scores; 2 (with one line) when the
 grader cannot run (a bad path, an invalid course.yml, an unwritable output folder).
 """
@@ -17,12 +19,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import PACKAGE_DIR
 from ..errors import UsageError
 from ..sandbox.uids import UID_BLOCK
 from ..sandbox.worker import Zygote
 from .intake import Submission, SubmissionError, resolve_submissions
+
+if TYPE_CHECKING:
+    from .gradebook import Gradebook
 
 SAMPLES = PACKAGE_DIR / "samples"
 
@@ -38,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--course", default=None, metavar="FILE", help="course file (default: course.yml)")
     parser.add_argument("--roster", default=None, metavar="CSV", help="roster (submission, student_id, name, email): "
                         "adds those columns to grades.csv and writes lms_grades.csv (Canvas import format)")
+    parser.add_argument("--gradebook", default=None, metavar="DB",
+                        help="nbgrader's gradebook.db: also write each student's score per grade cell of the "
+                             "assignment 'notebooks' there (after `nbgrader generate_assignment notebooks`)")
     parser.add_argument("--allow-unconfined", action="store_true",
                         help="grade even where learner code cannot be confined (a normal user on a system "
                              "without unprivileged user namespaces): only for submissions you trust")
@@ -58,6 +67,13 @@ def _run(args: argparse.Namespace, zygote: Zygote) -> int:
     from ..course import COURSE_FILE, load_course
 
     course = load_course(args.course or COURSE_FILE)
+    gradebook = None
+    if args.gradebook:  # checked before anything else is read or written
+        from selfcheck.public import PUBLIC
+
+        from .gradebook import open_gradebook
+
+        gradebook = open_gradebook(args.gradebook, PUBLIC)
     try:
         submissions = resolve_submissions(args.submissions or [str(SAMPLES)], course)
     except SubmissionError as error:
@@ -77,7 +93,7 @@ def _run(args: argparse.Namespace, zygote: Zygote) -> int:
     roster = _load_roster(args.roster) if args.roster else None
     seed = args.seed if args.seed is not None else secrets.randbits(31)
     status = grade_all(course, submissions, out_dir=out_dir, jobs=args.jobs, seed=seed,
-                       allow_unconfined=args.allow_unconfined, zygote=zygote)
+                       allow_unconfined=args.allow_unconfined, zygote=zygote, gradebook=gradebook)
     if roster is not None:
         from .roster import write_lms_files
 
@@ -100,13 +116,14 @@ def _load_roster(path: str) -> dict:
 
 def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int, seed: int,  # noqa: ANN001
               hidden_paths: tuple[str | Path, ...] = (), allow_unconfined: bool = False,
-              zygote: Zygote | None = None) -> int:
+              zygote: Zygote | None = None, gradebook: Gradebook | None = None) -> int:
     """Grade ``submissions`` and write every report; returns the exit status.
 
     ``hidden_paths``: more files or folders learner code must not see, besides the grader's own
     files, ``out_dir`` and the submissions (the Gradescope runner hides the rest of ``/autograder``).
     ``allow_unconfined``: grade even where learner code cannot be confined (`UsageError` otherwise).
     ``zygote``: a worker already started (it is closed at the end); by default one is started here.
+    ``gradebook``: nbgrader's gradebook to write the grade cells' scores into (the public checks then run too).
     """
     from ..sandbox.isolation import make_undumpable
     from ..sandbox.unprivileged import UNCONFINED_RISK, grading_mode
@@ -138,10 +155,14 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
     work_root = Path(tempfile.mkdtemp(prefix="autograder-"))
     if os.geteuid() == 0:
         os.chmod(work_root, 0o711)  # sandbox uids may enter their own copy, not list the others
-    hidden = tuple(str(Path(p).resolve()) for p in (out_dir, *_originals(submissions), *hidden_paths))
+    private = gradebook.private_paths if gradebook is not None else ()
+    hidden = tuple(str(Path(p).resolve()) for p in (out_dir, *_originals(submissions), *hidden_paths, *private))
     checks = load_hidden_checks(s.id for s in course.steps)  # the steps of course.yml
+    public = None
+    if gradebook is not None:  # a notebook test cell also runs public checks: the gradebook needs their outcomes
+        from selfcheck.public import PUBLIC as public
     grader = Grader(course, checks, seed=seed, zygote=zygote, work_root=work_root, hidden_paths=hidden,
-                    mode=mode)
+                    mode=mode, public_checks=public)
     results: dict[str, SubmissionResult] = {}
     failures = 0
     started = time.monotonic()
@@ -172,6 +193,12 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
         class_report.write_class_report(out_dir, ordered, course, seed=seed)
     except Exception as error:  # noqa: BLE001 - grades.csv and results.json are written; say so and go on
         print(f"report.html and mistakes.csv not written ({type(error).__name__}: {error})", file=sys.stderr)
+    if gradebook is not None:
+        try:
+            print(gradebook.write(ordered, {s.name: s.path for s in submissions}), file=sys.stderr)
+        except Exception as error:  # noqa: BLE001 - grades.csv and results.json are written; say so
+            print(f"the gradebook {gradebook.path} was not written ({type(error).__name__}: {error})", file=sys.stderr)
+            failures += 1
     report.print_summary(ordered, course, seed=seed, out_dir=out_dir)
     print(f"{_counted(len(submissions), 'folder')} found, {len(submissions) - failures} graded in "
           f"{time.monotonic() - started:.1f} s; {merged.message}")

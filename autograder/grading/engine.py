@@ -59,6 +59,8 @@ class SubmissionResult:
     sources: dict[str, str] = field(default_factory=dict)  # step id -> the file its code came from
     # step id -> example name -> the learner's matrix on the public example, or why there is none
     examples: dict[str, dict[str, list[list[float]] | str]] = field(default_factory=dict)
+    # step id -> public check name -> its outcome; only when the grader runs the public checks too (--gradebook)
+    public: dict[str, dict[str, Outcome]] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -86,8 +88,12 @@ class Grader:
     """Grades submissions with one course, one set of checks, one seed and one sandbox worker."""
 
     def __init__(self, course: Course, checks: CheckRegistry, *, seed: int, zygote: Zygote, work_root: Path,
-                 hidden_paths: tuple[str, ...] = (), mode: GradingMode | None = None) -> None:
+                 hidden_paths: tuple[str, ...] = (), mode: GradingMode | None = None,
+                 public_checks: CheckRegistry | None = None) -> None:
+        """``public_checks``: also run each step's public checks, after its hidden ones and in the same
+        sandboxed child, recording only whether each passed (`SubmissionResult.public`, never points)."""
         self.course = course
+        self.public_checks = public_checks
         self.mode = mode or grading_mode()
         self.checks = checks
         self.seed = seed
@@ -186,14 +192,18 @@ class Grader:
     def _grade_step(self, number: int, step: Step, copy: PrivateCopy, budget: Budget, uid: int | None,
                     result: SubmissionResult) -> list[TestResult]:
         checks = self.checks.for_step(step.id)
+        public = self.public_checks.for_step(step.id) if self.public_checks is not None else []
         shares = split_points(step.points, [c.weight for c in checks])
         filename = f"attention/{step.module}.py"
         blocked = self._blocked_reason(step, copy, filename)
         outcomes: list[Outcome] = []
         if blocked is not None:
-            outcomes = [Outcome("failed", blocked)] * len(checks)
+            outcomes = [Outcome("failed", blocked)] * (len(checks) + len(public))
         else:
-            outcomes = self._run_checks(step, checks, copy, budget, uid, result, filename)
+            outcomes = self._run_checks(step, [*checks, *public], copy, budget, uid, result, filename)
+        outcomes, public_outcomes = outcomes[: len(checks)], outcomes[len(checks):]
+        if public:
+            result.public[step.id] = dict(zip((c.name for c in public), public_outcomes, strict=True))
         return [
             TestResult(step.id, check.name, check.title, f"{number}.{index}",
                        share if outcome.passed else 0.0, share, outcome.passed,

@@ -14,8 +14,10 @@ grader's private copy (`extract`, called by the intake, ``autograder/grading/int
   on the module's first line, where the sandbox's import router gives them the grader's stand-ins,
   exactly as for a package submission. Cell line ``n`` is module line ``n + 1``.
 
-Everything else in the notebooks (outputs, other cells, concept questions) is ignored: the
-sandboxed grader grades code; nbgrader grades the questions.
+Everything else in the notebooks (outputs, other cells) is ignored. The concept questions' answer
+cells are read by `question_answer`, without running them (``ast.literal_eval`` of the value the
+cell assigns), for the grades the grader writes into nbgrader's gradebook
+(``autograder/grading/gradebook.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 
 from .. import parsing
 from ..course import Course, load_course
-from ..notebook_ids import NOTEBOOK_FOLDER, answer_id
+from ..notebook_ids import NOTEBOOK_FOLDER, answer_id, question_id
 from .caps import MAX_FILE_BYTES as MAX_NOTEBOOK_BYTES
 
 
@@ -74,15 +76,25 @@ def _read_json(path: Path, shown: str, notes: list[str]) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def read_notebook(path: Path) -> dict | None:
+    """A notebook's JSON, read as `extract` reads it (no symbolic link, the size cap); None when it cannot be."""
+    return _read_json(path, path.name, [])
+
+
 def answer_sources(notebook: dict, step_id: str) -> list[str]:
     """The sources of the answer cells of ``step_id`` in a notebook's JSON, in order."""
+    return cell_sources(notebook, answer_id(step_id))
+
+
+def cell_sources(notebook: dict, grade_id: str) -> list[str]:
+    """The sources of the code cells with nbgrader grade id ``grade_id`` in a notebook's JSON, in order."""
     found = []
     for cell in notebook.get("cells", []) if isinstance(notebook.get("cells"), list) else []:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         meta = cell.get("metadata", {})
         nbgrader = meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
-        if not isinstance(nbgrader, dict) or nbgrader.get("grade_id") != answer_id(step_id):
+        if not isinstance(nbgrader, dict) or nbgrader.get("grade_id") != grade_id:
             continue
         source = cell.get("source", "")
         if isinstance(source, list):
@@ -142,3 +154,33 @@ def extract(folder: Path, course: Course | None = None) -> Extraction:
         result.modules[step.module] = f"{first}  # extracted from {shown} by the grader\n{code}\n"
         result.origins[step.module] = shown
     return result
+
+
+NO_ANSWER = object()  # `question_answer` when the notebook gives no literal value for the question
+
+
+def question_answer(folder: Path, notebook: str, name: str) -> object:
+    """The value the concept question ``name``'s answer cell in ``<folder>/[notebooks/]<notebook>.ipynb`` assigns.
+
+    The cell is never run: the last top-level ``name = <literal>`` of its answer cells (grade id
+    ``question_<name>``) is read with ``ast.literal_eval``. `NO_ANSWER` when the notebook or the
+    cell is missing, the cell does not parse, assigns no literal (``...``, an expression, a call),
+    or never assigns ``name``.
+    """
+    path = notebook_path(folder, notebook)
+    data = read_notebook(path) if path is not None else None
+    if data is None:
+        return NO_ANSWER
+    value = NO_ANSWER
+    for source in cell_sources(data, question_id(name)):
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            return NO_ANSWER
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+                try:
+                    value = ast.literal_eval(node.value)
+                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                    value = NO_ANSWER
+    return NO_ANSWER if value is Ellipsis else value
