@@ -174,7 +174,7 @@ def question_answer(folder: Path, notebook: str, name: str) -> object:
     value = NO_ANSWER
     for source in cell_sources(data, question_id(name)):
         try:
-            tree = ast.parse(source)
+            tree = parsing.parse(source)
         except SyntaxError:
             return NO_ANSWER
         for node in tree.body:

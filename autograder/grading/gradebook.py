@@ -45,6 +45,7 @@ from pathlib import Path
 
 from selfcheck.registry import CheckRegistry
 
+from .. import parsing
 from ..errors import UsageError
 from ..hidden import load_hidden_checks
 from ..hidden.questions import QUESTIONS
@@ -260,7 +261,7 @@ def parse_grade_cell(notebook: str, grade_id: str, points: float, source: str) -
     """What a grade cell's source checks: the calls of ``check``, ``run_hidden`` and ``run_question`` in it."""
     where = f"grade cell {grade_id!r} of {notebook}"
     try:
-        tree = ast.parse(source)
+        tree = parsing.parse(source)
     except SyntaxError:
         raise UsageError(f"the gradebook's {where} is not valid Python; {REGENERATE}") from None
     step, public, hidden, question = None, [], [], None
