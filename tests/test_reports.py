@@ -34,7 +34,7 @@ from autograder.course import load_course
 from autograder.grading import report
 from autograder.grading.engine import SubmissionResult
 from autograder.grading.engine import TestResult as CheckResult
-from autograder.grading.mistakes import named_mistakes, submission_notes
+from autograder.grading.mistake_tally import named_mistakes, submission_notes
 from autograder.grading.public_example import EXAMPLES, example_qkv, expected_matrix, learner_examples
 from autograder.hidden import load_hidden_checks
 from selfcheck import LocalSubject, run_check

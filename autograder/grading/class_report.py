@@ -21,7 +21,7 @@ from .. import __version__
 from ..course import Course
 from .engine import SubmissionResult
 from .feedback_page import STYLE
-from .mistakes import failed_checks, mistake_counts, submission_notes
+from .mistake_tally import failed_checks, mistake_counts, submission_notes
 from .plots import histogram_png, score_bins, small_histograms_png
 
 MISTAKES_COLUMNS = ["rank", "step", "mistake", "learners", "share", "submissions"]

@@ -16,7 +16,7 @@ from html import escape
 from .. import __version__
 from ..course import Course, Step
 from .engine import SubmissionResult, TestResult
-from .mistakes import NOT_FOUND, named_mistakes, submission_notes
+from .mistake_tally import NOT_FOUND, named_mistakes, submission_notes
 from .plots import heatmap_svg
 from .public_example import Example, examples_for, expected_matrix
 

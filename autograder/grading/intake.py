@@ -41,11 +41,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..course import COURSE_FILE, Course, load_course
+from ..notebook_ids import NOTEBOOK_FOLDER
 from .caps import MAX_ARCHIVE_BYTES, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, MAX_ZIP_DEPTH
 from .implemented import choose_sources, still_a_stub
 
 PACKAGE = "attention"
-NOTEBOOK_FOLDER = "notebooks"
 IGNORED_NAMES = {"__MACOSX", "__pycache__", ".ipynb_checkpoints"}
 
 KEPT_IN_ZIPS = (".py", ".ipynb")

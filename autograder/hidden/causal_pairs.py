@@ -23,10 +23,6 @@ def _expect_pairs(actual: Any, n: int, what: str) -> None:
     expect_pairs(actual, ref.causal_pairs(n), what, m.pair_mistakes(n))
 
 
-def _expect_int(actual: Any, expected: int, what: str, mistakes: dict[str, int] | None = None) -> None:
-    expect_int(actual, expected, what, mistakes)
-
-
 def _count(subject: Subject, n: int) -> Any:
     """``count_causal_pairs(n)``. No clock is read here: a loop (or a list of the pairs) fails on the
     call's own time or memory limit at the large sizes, however busy the machine, while a closed form
@@ -56,19 +52,19 @@ def pairs_random(subject: Subject, rng: torch.Generator) -> None:
 @HIDDEN.check(STEP, "count_causal_pairs(n) == n (n + 1) / 2 exactly, as an int, instantly even for 10**9", weight=1.5)
 def count_closed_form(subject: Subject, rng: torch.Generator) -> None:
     for n in (0, 1, randint(rng, 2, 64), randint(rng, 65, 5000)):
-        _expect_int(subject.count_causal_pairs(n), n * (n + 1) // 2, "count_causal_pairs(n) for a hidden n",
+        expect_int(subject.count_causal_pairs(n), n * (n + 1) // 2, "count_causal_pairs(n) for a hidden n",
                     m.count_mistakes(n))
     for n in (1_000, 3_000, 100_000, 10**7, 10**9):  # growing: a loop is told at the first size it cannot finish
-        _expect_int(_count(subject, n), n * (n + 1) // 2, f"count_causal_pairs({n:_})")
+        expect_int(_count(subject, n), n * (n + 1) // 2, f"count_causal_pairs({n:_})")
     huge = 10**15 + randint(rng, 0, 10**6)
-    _expect_int(_count(subject, huge), huge * (huge + 1) // 2, "count_causal_pairs(n) for n > 10**15 "
+    expect_int(_count(subject, huge), huge * (huge + 1) // 2, "count_causal_pairs(n) for n > 10**15 "
                 "(a float loses digits there)")
 
 
 @HIDDEN.check(STEP, "keys_attended(position) == position + 1: the earlier keys and the query's own key", weight=1)
 def keys_attended_values(subject: Subject, rng: torch.Generator) -> None:
     for position in (0, randint(rng, 1, 63), randint(rng, 64, 10**6)):
-        _expect_int(subject.keys_attended(position), position + 1, "keys_attended(position) for a hidden position",
+        expect_int(subject.keys_attended(position), position + 1, "keys_attended(position) for a hidden position",
                     m.keys_attended_mistakes(position))
 
 
@@ -103,6 +99,6 @@ def index_like_arguments(subject: Subject, rng: torch.Generator) -> None:
     n = randint(rng, 3, 20)
     like = torch.tensor(n)
     _expect_pairs(subject.causal_pairs(like), n, "causal_pairs(torch.tensor(n))")
-    _expect_int(subject.count_causal_pairs(like), n * (n + 1) // 2,
+    expect_int(subject.count_causal_pairs(like), n * (n + 1) // 2,
                 "count_causal_pairs(torch.tensor(n)) (convert with operator.index first)")
-    _expect_int(subject.keys_attended(like), n + 1, "keys_attended(torch.tensor(position))")
+    expect_int(subject.keys_attended(like), n + 1, "keys_attended(torch.tensor(position))")

@@ -12,6 +12,8 @@ import builtins
 from collections.abc import Callable
 from functools import cache
 
+HINT_PREFIX = "Common mistake"  # an error whose message gives a common mistake away says so after this
+
 
 class CheckFailed(AssertionError):
     """A check found the learner's result wrong. The message says what, never the hidden inputs."""
@@ -76,7 +78,7 @@ class LearnerError(Exception):
         if hint and "shapes cannot be multiplied" in self.learner_message and module in WEIGHT_MODULES:
             hint += WEIGHT_HINT
         if hint:
-            text += f". Common mistake: {hint}."
+            text += f". {HINT_PREFIX}: {hint}."
         return text
 
 

@@ -12,11 +12,15 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from selfcheck.errors import HINT_PREFIX
+from selfcheck.mistakes import MISTAKE_PREFIX
+
 from .engine import SubmissionResult
 
-# "This looks like a common mistake: X." / "... Common mistake: X." ; X runs to the end of its line
-_NAMED = re.compile(r"(?:This looks like a common mistake|Common mistake):\s*(?P<what>[^\n]+)")
-_SPLIT = "; or "  # two mistakes that coincide on one input are both named, joined by this
+# "<MISTAKE_PREFIX>: X." (the catalogue) / "... <HINT_PREFIX>: X." (an error that gives it away); X runs to the end
+# of its line. Several candidates the inputs cannot tell apart are listed under another prefix: none is named.
+_SPLIT = "; or "  # older messages joined two coinciding mistakes this way; read them as two
+_NAMED = re.compile(rf"(?:{re.escape(MISTAKE_PREFIX)}|{re.escape(HINT_PREFIX)}):\s*(?P<what>[^\n]+)")
 
 
 def named_mistakes(message: str) -> list[str]:
