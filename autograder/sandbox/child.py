@@ -7,7 +7,8 @@
    steps are the learner's files; the modules of earlier steps are stand-ins from
    `autograder.reference` for their API names, and the learner's own file for anything else.
 3. The call server answers the grader's requests (look up an API, call, read an attribute,
-   ``len``, a module's parameters, seed the RNG) with plain data and handles.
+   ``len``, a module's parameters, load the grader's own weights into them, seed the RNG) with
+   plain data and handles.
 
 Nothing here compares results or knows the expected values; that is the parent's job.
 """
@@ -25,7 +26,7 @@ import torch
 from torch import nn
 
 from selfcheck.errors import learner_location
-from selfcheck.plain import qualified_name, same_tensor, tensors_in, to_plain
+from selfcheck.plain import copy_into_parameters, qualified_name, same_tensor, tensors_in, to_plain
 
 from .guard import ForbiddenGuard, code_objects
 from .standins import LearnerPackage
@@ -212,6 +213,8 @@ class CallServer:
             elif op in ("parameters", "buffers"):
                 named = nn.Module.named_parameters if op == "parameters" else nn.Module.named_buffers
                 self.reply_value({name: t for name, t in named(target)})
+            elif op == "load":  # the grader's own weights into a module's parameters (forward checks)
+                self.reply_value(copy_into_parameters(target, dict(tensors)))
             else:
                 raise WireError(f"unknown request {op!r}")
         except WireError:

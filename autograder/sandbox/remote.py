@@ -260,6 +260,11 @@ class RemoteHandle(Handle):
         _, value = self._h_request(kind, f"{self.type_name}.named_{kind}()")
         return dict(value)
 
+    def _h_load(self, values: dict[str, torch.Tensor]) -> list[str]:
+        label = f"{self.type_name}: setting its parameters"
+        _, value = self._h_request("load", label, _tensors=dict(values))
+        return [str(problem) for problem in value] if isinstance(value, list) else ["the child's answer was not a list"]
+
 
 def _reference(value: Any) -> dict:
     if isinstance(value, RemoteHandle):

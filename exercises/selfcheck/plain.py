@@ -152,3 +152,27 @@ def same_tensor(tensor: torch.Tensor, snapshot: torch.Tensor) -> bool:
     if current.is_floating_point():
         return bool(((current == snapshot) | (current.isnan() & snapshot.isnan())).all())
     return bool(torch.equal(current, snapshot))
+
+
+def copy_into_parameters(module: Any, values: dict[str, torch.Tensor]) -> list[str]:
+    """Copy ``values`` into ``module``'s parameters of those names (``named_parameters()`` names).
+
+    The grader's own weights, so a forward check computes its expected value from weights it chose,
+    never from weights the module reports. Runs where the module lives (in-process, or in the
+    sandbox child for the ``load`` request). Returns what could not be loaded (a missing name, another
+    shape), one line each, for the check to report; an empty list when every value was copied.
+    """
+    if not isinstance(module, nn.Module):
+        return [f"a {type(module).__name__} is not an nn.Module"]
+    named = dict(nn.Module.named_parameters(module))
+    problems = []
+    for name, value in values.items():
+        target = named.get(name)
+        if not isinstance(target, torch.Tensor):
+            problems.append(f"it has no parameter `{name}`")
+        elif tuple(target.shape) != tuple(value.shape):
+            problems.append(f"`{name}` has shape {tuple(target.shape)}, expected {tuple(value.shape)}")
+        else:
+            with torch.no_grad():
+                target.copy_(value.to(target.dtype))
+    return problems

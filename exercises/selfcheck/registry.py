@@ -73,7 +73,23 @@ class Outcome:
 
 
 def run_check(check: Check, subject: Subject, seed: int) -> Outcome:
-    """Run one check; every way learner code can fail becomes an `Outcome` with a message."""
+    """Run one check; every way learner code can fail becomes an `Outcome` with a message.
+
+    The check starts from random state of its own (`Subject.fresh_randomness`: torch, ``random`` and
+    NumPy seeded from (seed, step, check name), and restored afterwards in-process), so its verdict
+    is the same run alone or after any other check.
+    """
+    with subject.fresh_randomness(_learner_seed(seed, check.step, check.name)):
+        return _run_check(check, subject, seed)
+
+
+def _learner_seed(seed: int, step: str, name: str) -> int:
+    """The seed of the learner's global generators for one check (not the check's own ``rng``)."""
+    digest = hashlib.sha256(f"{seed}:{step}:{name}:learner".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def _run_check(check: Check, subject: Subject, seed: int) -> Outcome:
     subject.not_implemented = None  # what an earlier check on the same subject noted is not this check's
     try:
         check.function(subject, check_rng(seed, check.step, check.name))

@@ -14,6 +14,7 @@ the grader, instead of hanging ``pytest`` or the notebook.
 from __future__ import annotations
 
 import os
+import random
 import sys
 import types
 from collections.abc import Iterator, Mapping, MutableMapping
@@ -25,7 +26,7 @@ import torch
 from torch import nn
 
 from .errors import CallFailed, CheckFailed, LearnerError, NotImplementedYet, learner_error, learner_location
-from .plain import plain_tensor, qualified_name, same_tensor, tensors_in, to_plain
+from .plain import copy_into_parameters, plain_tensor, qualified_name, same_tensor, tensors_in, to_plain
 from .time_limit import CALL_SECONDS, TimeLimitReached, time_limit, too_slow_message
 
 MODULE_CLASS = "torch.nn.modules.module.Module"
@@ -71,6 +72,10 @@ class Handle:
 
     def _h_tensors(self, kind: str) -> dict[str, torch.Tensor]:
         """``named_parameters()`` (kind ``"parameters"``) or ``named_buffers()`` of a module."""
+        raise NotImplementedError
+
+    def _h_load(self, values: dict[str, torch.Tensor]) -> list[str]:
+        """Copy ``values`` into the module's parameters of those names (`selfcheck.plain.copy_into_parameters`)."""
         raise NotImplementedError
 
     # -- Python protocol -------------------------------------------------------------------
@@ -121,6 +126,20 @@ def buffers(module: Any) -> dict[str, torch.Tensor]:
     return _module_tensors(module, "buffers")
 
 
+def load_parameters(module: Any, values: dict[str, torch.Tensor], what: str) -> None:
+    """Set ``module``'s parameters (``named_parameters()`` names) to the checker's own ``values``.
+
+    Forward checks load their own draws this way and compute the expected output from them, so the
+    verdict never rests on weights the learner's module reports. Fails the check, naming ``what``,
+    when a parameter is missing or has another shape.
+    """
+    if not is_module(module):
+        raise CheckFailed(f"expected an nn.Module instance, got {describe_value(module)}")
+    problems = module._h_load({name: value.detach().to(torch.float32).clone() for name, value in values.items()})
+    if problems:
+        raise CheckFailed(f"{what}: the checker could not set its own weights: {'; '.join(map(str, problems[:3]))}")
+
+
 def _module_tensors(module: Any, kind: str) -> dict[str, torch.Tensor]:
     if not is_module(module):
         raise CheckFailed(f"expected an nn.Module instance, got {describe_value(module)}")
@@ -164,6 +183,22 @@ class Subject:
         compares: ``subject.manual_seed(123); attn = subject.SelfAttention(3, 2, 4)``.
         """
         raise NotImplementedError
+
+    @contextmanager
+    def fresh_randomness(self, seed: int) -> Iterator[None]:
+        """Around one check: the learner's process starts it with random state fixed by ``seed``.
+
+        So a check's verdict never depends on what an earlier check (or the learner's code in it)
+        left in the global generators. The base version seeds torch in the learner's process (the
+        sandbox child); `LocalSubject` also seeds Python's ``random`` and NumPy, and puts all three
+        back as they were afterwards. A process that has already ended is left for the check's own
+        first call to report.
+        """
+        try:
+            self.manual_seed(seed)
+        except (CallFailed, LearnerError):
+            pass
+        yield
 
     def __getattr__(self, name: str) -> Handle:
         if name.startswith("_"):
@@ -268,6 +303,16 @@ class LocalHandle(Handle):
         named = nn.Module.named_parameters if kind == "parameters" else nn.Module.named_buffers
         return {name: plain_tensor(t) for name, t in named(self._h_obj)}
 
+    def _h_load(self, values: dict[str, torch.Tensor]) -> list[str]:
+        label = f"{self.type_name}: setting its parameters"
+        try:
+            with self._h_subject.limited(label):
+                return copy_into_parameters(self._h_obj, values)
+        except CallFailed:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a learner tensor subclass that raises on copy_
+            raise self._h_subject.note_error(_local_error(exc, label)) from exc
+
 
 class LocalSubject(Subject):
     """Learner code in this process: a module's namespace or a notebook's globals.
@@ -314,10 +359,37 @@ class LocalSubject(Subject):
     def manual_seed(self, seed: int) -> None:
         torch.random.default_generator.manual_seed(int(seed))  # CPU only: torch.manual_seed costs ms per call
 
+    @contextmanager
+    def fresh_randomness(self, seed: int) -> Iterator[None]:
+        """Seed torch, ``random`` and NumPy here for one check, and restore all three after it."""
+        numpy_random = _numpy_random()
+        saved_python = random.getstate()
+        saved_numpy = numpy_random.get_state() if numpy_random is not None else None
+        with torch.random.fork_rng(devices=[]):
+            self.manual_seed(seed)
+            random.seed(seed)
+            if numpy_random is not None:
+                numpy_random.seed(seed % 2**32)
+            try:
+                yield
+            finally:
+                random.setstate(saved_python)
+                if numpy_random is not None:
+                    numpy_random.set_state(saved_numpy)
+
     def _lookup_api(self, name: str) -> Handle | None:
         if name not in self._namespace:
             return None
         return LocalHandle(self, self._namespace[name], name)
+
+
+def _numpy_random() -> Any:
+    """``numpy.random`` when NumPy is installed (learner code may use it), else ``None``."""
+    try:
+        import numpy
+    except ImportError:
+        return None
+    return numpy.random
 
 
 def _unwrap(value: Any) -> Any:
