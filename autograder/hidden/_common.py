@@ -23,12 +23,12 @@ import torch
 from torch.nn import functional as F
 
 from autograder import reference
-from selfcheck import Handle, LocalSubject, Subject, expect_close, expect_handle
+from selfcheck import CheckFailed, Handle, LocalSubject, Subject, expect_close, expect_handle
 from selfcheck.compare import (
     ATOL,
     RTOL,
     expect_bool,  # noqa: F401 - re-exported for the step modules
-    expect_parameters,
+    load_own_weights,
 )
 from selfcheck.compare import expect_draws as shared_expect_draws
 from selfcheck.magnitude import (  # noqa: F401 - scores of large magnitude (catalogue side), re-exported
@@ -160,12 +160,16 @@ def build_module(subject: Subject, class_name: str, *args: int, seed: int, what:
 
 
 def projection_weights(
-    module: Handle, what: str, shapes: Sequence[tuple[int, int]], prefix: str = ""
+    module: Handle, what: str, shapes: Sequence[tuple[int, int]], rng: torch.Generator, prefix: str = ""
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The module's ``W_query``, ``W_key``, ``W_value`` parameters (float64), checked by `expect_parameters`."""
-    found = expect_parameters(module, what, dict(zip(("W_query", "W_key", "W_value"), shapes, strict=True)),
-                              prefix=prefix, dtype=None)
-    return tuple(value.detach().to(torch.float64) for value in found.values())  # type: ignore[return-value]
+    """The grader's own ``W_query``, ``W_key``, ``W_value`` (float64), drawn from ``rng`` and loaded into the module.
+
+    Forward checks compute their expected output from these (`selfcheck.compare.load_own_weights`), never
+    from weights the module reports; the parameters must be there with ``shapes``.
+    """
+    own = load_own_weights(module, what, dict(zip(("W_query", "W_key", "W_value"), shapes, strict=True)), rng,
+                           prefix=prefix)
+    return tuple(value.to(torch.float64) for value in own.values())  # type: ignore[return-value]
 
 
 def draws(seed: int, shapes: Mapping[str, tuple[int, ...]], order: Sequence[str], draw: Callable = torch.rand) -> dict:
@@ -209,6 +213,40 @@ def expect_close_named(
 ) -> torch.Tensor:
     """`selfcheck.expect_close` (kept under this name for the step modules)."""
     return expect_close(actual, expected, what, rtol=rtol, atol=atol, dtype=dtype, mistakes=mistakes)
+
+
+def expect_computed(
+    actual: Any,
+    expected: torch.Tensor,
+    what: str,
+    *,
+    inputs: Sequence[torch.Tensor],
+    mistakes: Mapping[str, torch.Tensor | None] | None = None,
+    dtype: torch.dtype | str | None = "floating",
+) -> None:
+    """For a check of one aspect (the dtype, inputs left unchanged, rows summing to 1, invariance): the result
+    must be computed, right or as a catalogued mistake computes it.
+
+    A named mistake costs the check of its own aspect, not this one; a result that computes nothing
+    (a constant, zeros, one of ``inputs`` handed back) fails here too, so no check pays such code.
+    """
+    for value in (mistakes or {}).values():
+        if value is None or not _informative(value, inputs):
+            continue
+        try:
+            expect_close(actual, value, what, dtype=dtype)
+        except CheckFailed:
+            continue
+        return
+    expect_close_named(actual, expected, what, mistakes=mistakes, dtype=dtype)
+
+
+def _informative(value: torch.Tensor, inputs: Sequence[torch.Tensor]) -> bool:
+    """False for what a do-nothing function could return: a constant tensor, or one of its inputs."""
+    flat = value.detach().double().flatten()
+    if flat.numel() < 2 or bool((flat == flat[0]).all()):
+        return False
+    return not any(tuple(x.shape) == tuple(value.shape) and torch.equal(x.double(), value.double()) for x in inputs)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from ._common import (
     distinct,
     draw_seed,
     expect_close_named,
+    expect_computed,
     expect_draws,
     large_output_mistake,
     large_score_tokens,
@@ -50,7 +51,8 @@ def _module(subject: Subject, rng: torch.Generator) -> tuple[Handle, list[torch.
     context_length += 8
     module = build_module(subject, "CausalSelfAttention", d_in, d_out_kq, d_out_v, context_length,
                           seed=draw_seed(rng))
-    weights = projection_weights(module, "CausalSelfAttention", [(d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v)])
+    weights = projection_weights(module, "CausalSelfAttention", [(d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v)],
+                                 rng)
     return module, list(weights), d_in, context_length
 
 
@@ -77,6 +79,13 @@ def token_output_example(subject: Subject, rng: torch.Generator) -> None:
                            [[1, 2], [3, 0], [4, 5]])
     expect_close(result, torch.tensor([3.1, 1.7], dtype=torch.float64), "token_output([0.1, 0.6, 0.3], "
                  "[[1, 2], [3, 0], [4, 5]])", reveal=True)
+    count, d_v = distinct(rng, 2, 2, 9)  # and on hidden lists: knowing the published answer is not enough
+    weights_row = torch.softmax(randn(rng, count, scale=1.5), dim=-1)
+    int_values = torch.randint(-9, 10, (count + randint(rng, 0, 3), d_v), generator=rng)
+    result = token_output_call(subject, "token_output on hidden nested lists", weights_row.tolist(),
+                               int_values.tolist())
+    expect_close_named(result, ref.token_output(weights_row.double(), int_values.double()),
+                       "token_output on hidden nested lists (float weights, int values)")
 
 
 @HIDDEN.check(STEP, "token_output: sum of alpha_ij v_j over the first i+1 value rows; later rows ignored", weight=1.5)
@@ -161,11 +170,15 @@ def future_invariance(subject: Subject, rng: torch.Generator) -> None:
         raise CheckFailed(with_mistake(
             "the outputs at earlier positions changed when only later tokens changed: a query sees keys after it",
             recognise(before, output_mistakes(q, k, v, causal=True), sdpa(q, k, v, causal=True))))
+    q, k, v = (x.double() @ w for w in weights)
+    expect_computed(before, sdpa(q, k, v, causal=True), "CausalSelfAttention on a hidden (B, T, d_in) input",
+                    inputs=(x,), mistakes=output_mistakes(q, k, v, causal=True))
     # Masking must survive real score magnitudes: a -1e4 or -1e5 fill leaks here; -inf, finfo.min and -1e9 do not.
     d_out_kq, d_in = sorted(distinct(rng, 2, 3, 16))  # d_in > d_out_kq: W_query W_key^T has a negative direction
     d_out_v, context_length = randint(rng, 3, 16), randint(rng, 5, 16)
     module = build_module(subject, "CausalSelfAttention", d_in, d_out_kq, d_out_v, context_length, seed=draw_seed(rng))
-    weights = projection_weights(module, "CausalSelfAttention", [(d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v)])
+    weights = projection_weights(module, "CausalSelfAttention", [(d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v)],
+                                 rng)
     length = randint(rng, 4, context_length)
     x = large_score_tokens(rng, (randint(rng, 2, 4),), length, weights[0], weights[1])
     if x is None:  # the module's own weights have no such direction (its draws are not SPEC's: another check)
@@ -208,8 +221,16 @@ def invalid_inputs(subject: Subject, rng: torch.Generator) -> None:
 @HIDDEN.check(STEP, "token_output and forward do not modify their inputs", weight=0.5)
 def inputs_unchanged(subject: Subject, rng: torch.Generator) -> None:
     count = randint(rng, 2, 6)
-    subject.token_output(torch.softmax(randn(rng, count), -1), randn(rng, count + 2, 4))
+    weights_row, values = torch.softmax(randn(rng, count), -1), randn(rng, count + 2, 4)
+    result = subject.token_output(weights_row, values)
     expect_inputs_unchanged(subject, "token_output")
-    module, _, d_in, context_length = _module(subject, rng)
-    module(randn(rng, 2, randint(rng, 2, context_length), d_in))
+    w, v = weights_row.double(), values.double()
+    expect_computed(result, ref.token_output(w, v), "token_output on hidden tensors", inputs=(weights_row, values),
+                    mistakes=m.token_output_mistakes(w, v))
+    module, weights, d_in, context_length = _module(subject, rng)
+    x = conditioned(rng, (2, randint(rng, 2, context_length), d_in), weights[0], weights[1])
+    q, k, v = (x.double() @ w for w in weights)
+    result = module(x)
     expect_inputs_unchanged(subject, "CausalSelfAttention.forward")
+    expect_computed(result, sdpa(q, k, v, causal=True), "CausalSelfAttention on a hidden (B, T, d_in) input",
+                    inputs=(x,), mistakes=output_mistakes(q, k, v, causal=True))

@@ -17,6 +17,7 @@ from ._common import (
     distinct,
     expect_bool,
     expect_close_named,
+    expect_computed,
     f64,
     large_causal_scores,
     large_scores_mistake,
@@ -116,6 +117,16 @@ def causal_weights_properties(subject: Subject, rng: torch.Generator) -> None:
                        "renormalizing", mistakes=mistakes)
 
 
+def _aspect_mistakes(name: str, argument: torch.Tensor, d_k: int) -> dict[str, torch.Tensor]:
+    """The catalogue's mistakes of ``name`` on ``argument``: they cost their own check, not `inputs_unchanged`."""
+    (a,) = f64(argument)
+    if name == "mask_and_renormalize":
+        return m.renormalize_mistakes(a)
+    if name == "mask_scores":
+        return m.mask_score_mistakes(a)
+    return weight_mistakes(a, d_k, causal=True)
+
+
 def _is_causal_cases(rng: torch.Generator) -> list[tuple[torch.Tensor, bool, str, str]]:
     """(matrix, expected, description, what a wrong answer suggests): the catalogue's cases on hidden draws."""
     return m.is_causal_cases(rng, randint(rng, 3, 12))
@@ -150,7 +161,20 @@ def non_square_rejected(subject: Subject, rng: torch.Generator) -> None:
               "their inputs", weight=1)
 def inputs_unchanged(subject: Subject, rng: torch.Generator) -> None:
     scores, d_k = _scores(rng, 2)
-    for name, args in (("mask_and_renormalize", (torch.softmax(scores, -1),)), ("mask_scores", (scores.clone(),)),
-                       ("causal_attention_weights", (scores.clone(), d_k)), ("is_causal", (scores.clone(),))):
-        getattr(subject, name)(*args)
+    (s,) = f64(scores)
+    causal, weights = ref.causal_attention_weights(s, d_k).float(), torch.softmax(scores, -1)
+    for name, args, expected in (
+        ("mask_and_renormalize", (weights,), ref.mask_and_renormalize(weights.double())),
+        ("mask_scores", (scores.clone(),), ref.mask_scores(s)),
+        ("causal_attention_weights", (scores.clone(), d_k), ref.causal_attention_weights(s, d_k)),
+        ("is_causal", (scores.clone(),), False),
+        ("is_causal", (causal,), True),
+    ):
+        result = getattr(subject, name)(*args)
         expect_inputs_unchanged(subject, name)
+        what = f"{name} on hidden (B, T, T) {'weights' if name != 'mask_scores' else 'scores'}"
+        if isinstance(expected, bool):
+            if expect_bool(result, what) != expected:
+                raise CheckFailed(f"{what}: returned {not expected}, expected {expected}")
+        else:
+            expect_computed(result, expected, what, inputs=args[:1], mistakes=_aspect_mistakes(name, args[0], d_k))

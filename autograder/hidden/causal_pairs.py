@@ -39,6 +39,12 @@ def example_seven(subject: Subject, rng: torch.Generator) -> None:
     expect_equal(subject.causal_pairs(7), ref.causal_pairs(7), "causal_pairs(7)", reveal=True)
     expect_equal(subject.count_causal_pairs(7), 28, "count_causal_pairs(7)", reveal=True)
     expect_equal(subject.keys_attended(5), 6, "keys_attended(5)", reveal=True)
+    n, position = randint(rng, 8, 30), randint(rng, 6, 40)  # and hidden sizes: knowing the example is not enough
+    _expect_pairs(subject.causal_pairs(n), n, "causal_pairs(n) for a hidden n")
+    expect_int(subject.count_causal_pairs(n), n * (n + 1) // 2, "count_causal_pairs(n) for a hidden n",
+               m.count_mistakes(n))
+    expect_int(subject.keys_attended(position), position + 1, "keys_attended(position) for a hidden position",
+               m.keys_attended_mistakes(position))
 
 
 @HIDDEN.check(STEP, "causal_pairs(n): every (i, j) with 0 <= j <= i < n, ordered by i then j (n = 0, 1 and "

@@ -8,7 +8,7 @@ from autograder import reference as ref
 from selfcheck import Subject, expect_inputs_unchanged, expect_tensor
 
 from . import HIDDEN
-from ._common import WEIGHTS_TRANSPOSED, distinct, expect_close_named, f64, randint, randn
+from ._common import WEIGHTS_TRANSPOSED, distinct, expect_close_named, expect_computed, f64, randint, randn
 
 STEP = "context"
 
@@ -59,6 +59,11 @@ def batched(subject: Subject, rng: torch.Generator) -> None:
 @HIDDEN.check(STEP, "float32 inputs give float32 context vectors, inputs unchanged", weight=0.5)
 def float32_and_unchanged(subject: Subject, rng: torch.Generator) -> None:
     t_q, t_k, d_v = distinct(rng, 3, 3, 12)
-    result = subject.context_vectors(_weights(rng, 2, t_q, t_k), randn(rng, 2, t_k, d_v))
+    weights, values = _weights(rng, 2, t_q, t_k), randn(rng, 2, t_k, d_v)
+    result = subject.context_vectors(weights, values)
     expect_inputs_unchanged(subject, "context_vectors")
     expect_tensor(result, "context_vectors on float32 inputs", dtype=torch.float32)
+    w, v = f64(weights, values)
+    mistakes = {WEIGHTS_TRANSPOSED: w.mT @ v} if t_q == t_k else {}
+    expect_computed(result, ref.context_vectors(w, v), "context_vectors on hidden float32 inputs",
+                    inputs=(weights, values), mistakes=mistakes)

@@ -16,6 +16,7 @@ from ._common import (
     distinct,
     draw_seed,
     expect_close_named,
+    expect_computed,
     expect_draws,
     output_mistakes,
     projection_weights,
@@ -30,7 +31,8 @@ KV_FROM_X1 = m.KV_FROM_X1  # the catalogue's words (selfcheck.mistakes), named h
 def _module(subject: Subject, rng: torch.Generator) -> tuple[Handle, list[torch.Tensor], int]:
     d_in, d_out_kq, d_out_v = distinct(rng, 3, 3, 12)
     module = build_module(subject, "CrossAttention", d_in, d_out_kq, d_out_v, seed=draw_seed(rng))
-    weights = projection_weights(module, "CrossAttention", [(d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v)])
+    weights = projection_weights(module, "CrossAttention", [(d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v)],
+                                 rng)
     return module, list(weights), d_in
 
 
@@ -104,5 +106,10 @@ def self_special_case(subject: Subject, rng: torch.Generator) -> None:
 def inputs_unchanged(subject: Subject, rng: torch.Generator) -> None:
     module, weights, d_in = _module(subject, rng)
     length = randint(rng, 4, 16)  # equal lengths: a wrong input choice fails other checks, not this one
-    module(randn(rng, 2, length, d_in), randn(rng, 2, length, d_in))
+    x_1, x_2 = _inputs(rng, (2,), length, length, d_in, weights)
+    result = module(x_1, x_2)
     expect_inputs_unchanged(subject, "CrossAttention.forward")
+    w_q, w_k, w_v = weights
+    expect_computed(result, sdpa(x_1.double() @ w_q, x_2.double() @ w_k, x_2.double() @ w_v),
+                    "CrossAttention on hidden batches x_1, x_2 of the same length", inputs=(x_1, x_2),
+                    mistakes=m.cross_mistakes(x_1, x_2, w_q, w_k, w_v))

@@ -19,6 +19,7 @@ from ._common import (
     distinct,
     draw_seed,
     expect_close_named,
+    expect_computed,
     large_output_mistake,
     large_score_cache,
     projection_weights,
@@ -40,7 +41,8 @@ def _attention(subject: Subject, rng: torch.Generator, context_length: int | Non
     context_length = context_length or randint(rng, 13, 20)
     subject.manual_seed(draw_seed(rng))
     attn = standin(subject, "CausalSelfAttention")(d_in, d_out_kq, d_out_v, context_length)
-    weights = projection_weights(attn, "CausalSelfAttention", [(d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v)])
+    weights = projection_weights(attn, "CausalSelfAttention", [(d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v)],
+                                 rng)
     return attn, list(weights), d_in, context_length
 
 
@@ -190,8 +192,13 @@ def full_cache(subject: Subject, rng: torch.Generator) -> None:
 
 @HIDDEN.check(STEP, "decode_step does not modify the token it is given", weight=0.5)
 def inputs_unchanged(subject: Subject, rng: torch.Generator) -> None:
-    attn, _, d_in, _ = _attention(subject, rng)
+    attn, weights, d_in, _ = _attention(subject, rng)
     cache = _new_cache(subject)
-    for x_t in randn(rng, 3, d_in):
-        subject.decode_step(attn, x_t.clone(), cache)
+    x = conditioned(rng, (3, d_in), weights[0], weights[1])
+    q, k, v = (x.double() @ w for w in weights)
+    full = sdpa(q, k, v, causal=True)
+    for t in range(x.shape[0]):
+        result = subject.decode_step(attn, x[t].clone(), cache)
         expect_inputs_unchanged(subject, "decode_step")
+        expect_computed(result, full[t], f"decode_step on a hidden sequence, step {t}", inputs=(x[t],),
+                        mistakes=_row_mistakes(q[t], k[: t + 1], v[: t + 1]))

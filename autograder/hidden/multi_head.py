@@ -10,6 +10,7 @@ from torch import nn
 from autograder import reference as ref
 from selfcheck import CheckFailed, Handle, Subject, expect_handle, expect_inputs_unchanged, parameters
 from selfcheck import mistakes as m
+from selfcheck.compare import expect_parameters
 
 from . import HIDDEN
 from ._common import (
@@ -17,6 +18,7 @@ from ._common import (
     distinct,
     draw_seed,
     expect_close_named,
+    expect_computed,
     expect_draws,
     f64,
     isolated,
@@ -50,6 +52,10 @@ def _input(rng: torch.Generator, batch: int, length: int, d_in: int, w_query: to
     return (x * math.sqrt(1.5 / spread)).to(torch.float32) if spread > 0 else x
 
 
+def _wide_shapes(d_in: int, d_out_kq: int, d_out_v: int, heads: int) -> list[tuple[int, int]]:
+    return [(d_in, heads * d_out_kq), (d_in, heads * d_out_kq), (d_in, heads * d_out_v)]
+
+
 def _split(x: torch.Tensor, heads: int) -> torch.Tensor:
     return m.split_heads(x, heads)  # (..., T, heads * d) -> (..., heads, T, d)
 
@@ -64,14 +70,15 @@ def _expected_and_mistakes(
     return m.merge_heads(sdpa(q, k, v)), mistakes
 
 
-def _wrapper_weights(wrapper: Handle, d_in: int, d_out_kq: int, d_out_v: int, heads: int) -> list[torch.Tensor]:
-    """The wrapper's heads' matrices as three wide matrices (head h in column block h)."""
+def _wrapper_weights(wrapper: Handle, d_in: int, d_out_kq: int, d_out_v: int, heads: int,
+                     rng: torch.Generator) -> list[torch.Tensor]:
+    """The grader's own matrices loaded into the wrapper's heads, as three wide matrices (head h in column block h)."""
     module_list = expect_handle(wrapper.heads, "MultiHeadAttentionWrapper(...).heads", base="ModuleList")
     modules = list(module_list._modules.values())
     if len(modules) != heads:
         raise CheckFailed(f"MultiHeadAttentionWrapper(..., num_heads={heads}).heads holds {len(modules)} modules")
     shapes = [(d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v)]
-    per_head = [projection_weights(head, f"head {h} of MultiHeadAttentionWrapper", shapes)
+    per_head = [projection_weights(head, f"head {h} of MultiHeadAttentionWrapper", shapes, rng)
                 for h, head in enumerate(modules)]
     return [torch.cat([weights[i] for weights in per_head], dim=1) for i in range(3)]
 
@@ -112,7 +119,7 @@ def wrapper_draws(subject: Subject, rng: torch.Generator) -> None:
 def wrapper_forward(subject: Subject, rng: torch.Generator) -> None:
     d_in, d_out_kq, d_out_v, heads, length = _dims(rng)
     wrapper = build_module(subject, "MultiHeadAttentionWrapper", d_in, d_out_kq, d_out_v, heads, seed=draw_seed(rng))
-    w_q, w_k, w_v = _wrapper_weights(wrapper, d_in, d_out_kq, d_out_v, heads)
+    w_q, w_k, w_v = _wrapper_weights(wrapper, d_in, d_out_kq, d_out_v, heads, rng)
     x = _input(rng, randint(rng, 2, 4), length, d_in, w_q, w_k, heads)
     expected, mistakes = _expected_and_mistakes(x, w_q, w_k, w_v, heads)
     expect_close_named(wrapper(x), expected, "MultiHeadAttentionWrapper on a hidden (B, T, d_in) input",
@@ -137,8 +144,7 @@ def mha_draws(subject: Subject, rng: torch.Generator) -> None:
 def mha_forward(subject: Subject, rng: torch.Generator) -> None:
     d_in, d_out_kq, d_out_v, heads, length = _dims(rng)
     module = build_module(subject, "MultiHeadAttention", d_in, d_out_kq, d_out_v, heads, seed=draw_seed(rng))
-    wide = projection_weights(module, "MultiHeadAttention", [
-        (d_in, heads * d_out_kq), (d_in, heads * d_out_kq), (d_in, heads * d_out_v)])
+    wide = projection_weights(module, "MultiHeadAttention", _wide_shapes(d_in, d_out_kq, d_out_v, heads), rng)
     x = _input(rng, randint(rng, 2, 4), length, d_in, wide[0], wide[1], heads)
     expected, mistakes = _expected_and_mistakes(x, *wide, heads)
     expect_close_named(module(x), expected, "MultiHeadAttention on a hidden (B, T, d_in) input", mistakes=mistakes)
@@ -152,7 +158,7 @@ def mha_vs_torch(subject: Subject, rng: torch.Generator) -> None:
     heads, d_head, length = distinct(rng, 3, 2, 6)
     d_in = heads * d_head  # nn.MultiheadAttention projects to its own width: d_in = heads * d_out_kq = heads * d_out_v
     module = build_module(subject, "MultiHeadAttention", d_in, d_head, d_head, heads, seed=draw_seed(rng))
-    w_q, w_k, w_v = projection_weights(module, "MultiHeadAttention", [(d_in, d_in)] * 3)
+    w_q, w_k, w_v = projection_weights(module, "MultiHeadAttention", [(d_in, d_in)] * 3, rng)
     x = _input(rng, randint(rng, 2, 4), length + 6, d_in, w_q, w_k, heads)
 
     def torch_reference() -> torch.Tensor:
@@ -174,10 +180,12 @@ def mha_vs_torch(subject: Subject, rng: torch.Generator) -> None:
 def from_wrapper(subject: Subject, rng: torch.Generator) -> None:
     d_in, d_out_kq, d_out_v, heads, length = _dims(rng)
     wrapper = build_module(subject, "MultiHeadAttentionWrapper", d_in, d_out_kq, d_out_v, heads, seed=draw_seed(rng))
-    wide = _wrapper_weights(wrapper, d_in, d_out_kq, d_out_v, heads)
+    wide = _wrapper_weights(wrapper, d_in, d_out_kq, d_out_v, heads, rng)
     built = expect_handle(subject.MultiHeadAttention.from_wrapper(wrapper),
                           "MultiHeadAttention.from_wrapper(wrapper)", base="Module")
-    got = projection_weights(built, "MultiHeadAttention.from_wrapper(wrapper)", [tuple(w.shape) for w in wide])
+    found = expect_parameters(built, "MultiHeadAttention.from_wrapper(wrapper)", dict(zip(
+        ("W_query", "W_key", "W_value"), [tuple(w.shape) for w in wide], strict=True)), dtype=None)
+    got = [value.detach().double() for value in found.values()]  # checked against the grader's own, below
     for name, actual, expected, width in zip(("W_query", "W_key", "W_value"), got, wide,
                                              (d_out_kq, d_out_kq, d_out_v), strict=True):
         reversed_blocks = torch.cat(list(reversed(expected.split(width, dim=1))), dim=1)
@@ -194,5 +202,13 @@ def inputs_unchanged(subject: Subject, rng: torch.Generator) -> None:
     d_in, d_out_kq, d_out_v, heads, length = _dims(rng)
     for class_name in ("MultiHeadAttentionWrapper", "MultiHeadAttention"):
         module = build_module(subject, class_name, d_in, d_out_kq, d_out_v, heads, seed=draw_seed(rng))
-        module(randn(rng, 2, length, d_in))
+        if class_name == "MultiHeadAttention":
+            wide = projection_weights(module, class_name, _wide_shapes(d_in, d_out_kq, d_out_v, heads), rng)
+        else:
+            wide = _wrapper_weights(module, d_in, d_out_kq, d_out_v, heads, rng)
+        x = _input(rng, 2, length, d_in, wide[0], wide[1], heads)
+        result = module(x)
         expect_inputs_unchanged(subject, f"{class_name}.forward")
+        expected, mistakes = _expected_and_mistakes(x, *wide, heads)
+        expect_computed(result, expected, f"{class_name} on a hidden (B, T, d_in) input", inputs=(x,),
+                        mistakes=mistakes)

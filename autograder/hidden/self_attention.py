@@ -14,6 +14,7 @@ from ._common import (
     distinct,
     draw_seed,
     expect_close_named,
+    expect_computed,
     expect_draws,
     isolated,
     output_mistakes,
@@ -36,11 +37,15 @@ def _dims(rng: torch.Generator) -> tuple[int, int, int, int]:
     return d_in, d_out_kq, d_out_v, length
 
 
+def _shapes(d_in: int, d_out_kq: int, d_out_v: int) -> list[tuple[int, int]]:
+    return [(d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v)]
+
+
 def _expect_forward(subject: Subject, rng: torch.Generator, batch: tuple[int, ...], what: str) -> None:
-    """The learner's module against SDPA with the module's own weights (so draws do not matter here)."""
+    """The learner's module against SDPA with the grader's own weights loaded into it (so draws do not matter here)."""
     d_in, d_out_kq, d_out_v, length = _dims(rng)
     module = build_module(subject, "SelfAttention", d_in, d_out_kq, d_out_v, seed=draw_seed(rng))
-    w_q, w_k, w_v = projection_weights(module, "SelfAttention", [(d_in, d_out_kq), (d_in, d_out_kq), (d_in, d_out_v)])
+    w_q, w_k, w_v = projection_weights(module, "SelfAttention", _shapes(d_in, d_out_kq, d_out_v), rng)
     x = conditioned(rng, (*batch, length, d_in), w_q, w_k)
     q, k, v = x.double() @ w_q, x.double() @ w_k, x.double() @ w_v
     expect_close_named(module(x), sdpa(q, k, v), what, mistakes=output_mistakes(q, k, v))
@@ -58,6 +63,12 @@ def example_row(subject: Subject, rng: torch.Generator) -> None:
         expect_close(result[1], FACT_ROW, "row 1 of SelfAttention(3, 2, 4)(embeddings)", rtol=0, atol=5e-5, reveal=True)
     except CheckFailed as failure:
         raise CheckFailed(with_mistake(str(failure), recognise(result[1], mistakes))) from None
+    # The same module on a hidden input: a module that only knows the published row gets nothing here.
+    w_q, w_k, w_v = (w.detach().double() for w in (made.W_query, made.W_key, made.W_value))
+    x = conditioned(rng, (randint(rng, 4, 12), 3), w_q, w_k)
+    q, k, v = x.double() @ w_q, x.double() @ w_k, x.double() @ w_v
+    expect_close_named(module(x), sdpa(q, k, v), "the same SelfAttention(3, 2, 4) on a hidden (T, 3) input",
+                       mistakes=output_mistakes(q, k, v))
 
 
 @HIDDEN.check(STEP, "W_query, W_key, W_value: nn.Parameters from torch.rand, drawn in that order", weight=1.5)
@@ -84,7 +95,11 @@ def forward_batch(subject: Subject, rng: torch.Generator) -> None:
 def float32_and_unchanged(subject: Subject, rng: torch.Generator) -> None:
     d_in, d_out_kq, d_out_v, length = _dims(rng)
     module = build_module(subject, "SelfAttention", d_in, d_out_kq, d_out_v, seed=draw_seed(rng))
-    x = torch.randn(2, length, d_in, generator=rng)
+    w_q, w_k, w_v = projection_weights(module, "SelfAttention", _shapes(d_in, d_out_kq, d_out_v), rng)
+    x = conditioned(rng, (2, length, d_in), w_q, w_k)
     result = module(x)
     expect_inputs_unchanged(subject, "SelfAttention.forward")
     expect_tensor(result, "SelfAttention on a float32 input", shape=(2, length, d_out_v), dtype=torch.float32)
+    q, k, v = x.double() @ w_q, x.double() @ w_k, x.double() @ w_v
+    expect_computed(result, sdpa(q, k, v), "SelfAttention on a hidden float32 (B, T, d_in) input", inputs=(x,),
+                    mistakes=output_mistakes(q, k, v))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
 from selfcheck import CheckFailed, Subject, expect_inputs_unchanged, expect_tensor
 
 from . import HIDDEN
-from ._common import distinct, expect_close_named, f64, randint, randn, weight_mistakes
+from ._common import distinct, expect_close_named, expect_computed, f64, randint, randn, weight_mistakes
 
 STEP = "weights"
 
@@ -20,11 +21,20 @@ def _case(rng: torch.Generator, batch: tuple[int, ...]) -> tuple[torch.Tensor, i
     return randn(rng, *batch, t_q, t_k, scale=1.5 * math.sqrt(d_k)), d_k
 
 
-def _expect_weights(subject: Subject, scores: torch.Tensor, d_k: int, what: str) -> torch.Tensor:
+def _expect_weights(subject: Subject, scores: torch.Tensor, d_k: int, what: str, *,
+                    dtype: torch.dtype | str = "floating", result: Any = None, aspect: bool = False) -> None:
+    """``attention_weights`` on a copy of ``scores`` (or its ``result`` already computed) against the oracle.
+
+    ``aspect``: the check is about another property, so a catalogued mistake's weights pass (`expect_computed`).
+    """
     (s,) = f64(scores)
     expected = torch.softmax(s / math.sqrt(d_k), dim=-1)
-    result = subject.attention_weights(scores.clone(), d_k)
-    return expect_close_named(result, expected, what, mistakes=weight_mistakes(s, d_k, causal=False))
+    result = subject.attention_weights(scores.clone(), d_k) if result is None else result
+    mistakes = weight_mistakes(s, d_k, causal=False)
+    if aspect:
+        expect_computed(result, expected, what, inputs=(scores,), mistakes=mistakes, dtype=dtype)
+    else:
+        expect_close_named(result, expected, what, mistakes=mistakes, dtype=dtype)
 
 
 @HIDDEN.check(STEP, "softmax of scores / sqrt(d_k) over the last dimension (torch.softmax as reference)", weight=3)
@@ -47,6 +57,8 @@ def rows_sum_to_one(subject: Subject, rng: torch.Generator) -> None:
         hint = " (its columns do: softmax over the wrong dimension, use dim=-1)" if bool(
             torch.isclose(columns, torch.ones_like(columns), atol=1e-5, rtol=0).all()) else ""
         raise CheckFailed(f"{bad} of {sums.numel()} rows of attention_weights do not sum to 1 (tolerance 1e-5){hint}")
+    _expect_weights(subject, scores, d_k, "attention_weights on hidden (B, T_q, T_k) scores", result=result,
+                    aspect=True)
 
 
 @HIDDEN.check(STEP, "leading batch dimensions: (..., T_q, T_k) scores", weight=1.5)
@@ -58,11 +70,13 @@ def batched(subject: Subject, rng: torch.Generator) -> None:
 @HIDDEN.check(STEP, "float32 scores give float32 weights", weight=0.5)
 def float32_result(subject: Subject, rng: torch.Generator) -> None:
     scores, d_k = _case(rng, ())
-    expect_tensor(subject.attention_weights(scores, d_k), "attention_weights on float32 scores", dtype=torch.float32)
+    _expect_weights(subject, scores, d_k, "attention_weights on float32 scores", dtype=torch.float32, aspect=True)
 
 
 @HIDDEN.check(STEP, "attention_weights does not modify the scores", weight=1)
 def inputs_unchanged(subject: Subject, rng: torch.Generator) -> None:
     scores, d_k = _case(rng, (2,))
-    subject.attention_weights(scores, d_k)
+    result = subject.attention_weights(scores, d_k)
     expect_inputs_unchanged(subject, "attention_weights")
+    _expect_weights(subject, scores, d_k, "attention_weights on hidden (B, T_q, T_k) scores", result=result,
+                    aspect=True)

@@ -237,6 +237,23 @@ def expect_parameters(module: Any, what: str, shapes: Mapping[str, tuple[int, ..
     return result
 
 
+def load_own_weights(module: Any, what: str, shapes: Mapping[str, tuple[int, ...]], generator: torch.Generator, *,
+                     prefix: str = "") -> dict[str, torch.Tensor]:
+    """Put the checker's own ``torch.rand`` draws into the module's parameters; returns them (float32) by name.
+
+    A forward check computes its expected value from these, never from what the module reports, so a
+    module that reports weights matching whatever it returns gains nothing, and a module whose own
+    initialisation is wrong is still judged on its forward pass. The parameters must be there with
+    ``shapes`` (`expect_parameters`, named ``prefix`` + name).
+    """
+    from .subject import load_parameters
+
+    expect_parameters(module, what, shapes, prefix=prefix, dtype=None)
+    own = {name: torch.rand(*shape, generator=generator) for name, shape in shapes.items()}
+    load_parameters(module, {prefix + name: value for name, value in own.items()}, what)
+    return own
+
+
 def expect_draws(got: Mapping[str, Any], seed: int, shapes: Mapping[str, tuple[int, ...]], what: str, *,
                  parameter: bool = True, extra: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
                  expected: Mapping[str, torch.Tensor] | None = None) -> None:
