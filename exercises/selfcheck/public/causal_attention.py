@@ -30,6 +30,7 @@ from .common import (
     T,
     conditioned,
     expect_drawn,
+    own_weights,
     public_check,
     published,
     qkv_parameters,
@@ -116,7 +117,7 @@ def _forward(attn: Handle, x: torch.Tensor, what: str) -> Any:
        "nothing before them, also when the scores are far below -1e5")
 def attends_only_to_the_past(subject: Subject, rng: torch.Generator) -> None:
     attn = seeded(subject).CausalSelfAttention(C_IN, C_KQ, C_V, C_LEN)
-    found = qkv_parameters(attn, C_WHAT, C_SHAPES)
+    found = own_weights(attn, C_WHAT, C_SHAPES)
     x = conditioned((C_LEN, C_IN), found["W_query"], found["W_key"])
     changed = torch.cat([x[:3], -x[3:]])
     before, after = _forward(attn, x, C_WHAT), _forward(attn, changed, C_WHAT)
@@ -163,7 +164,7 @@ def _survives_large_scores(attn: Handle, found: dict[str, torch.Tensor]) -> None
 @check(f"a batch (2, 6, {C_IN}) gives (2, 6, {C_V}); 7 tokens with context_length 6 raise ValueError")
 def batch_and_too_long(subject: Subject, rng: torch.Generator) -> None:
     attn = seeded(subject).CausalSelfAttention(C_IN, C_KQ, C_V, C_LEN)
-    found = qkv_parameters(attn, C_WHAT, C_SHAPES)
+    found = own_weights(attn, C_WHAT, C_SHAPES)
     x = conditioned((C_LEN, C_IN), found["W_query"], found["W_key"])
     batch = torch.stack([x, x.flip(0)])
     q, k, v = (batch @ found[name].detach() for name in C_SHAPES)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from ..compare import expect_draws, expect_parameters
+from ..compare import expect_draws, expect_parameters, load_own_weights
 from ..errors import CheckFailed, EarlierStepUnfinished, NotImplementedYet
 from ..mistakes import MISTAKE_PREFIX, WRONG_DIM
 from ..registry import CheckFunction, CheckRegistry
@@ -139,6 +139,17 @@ def example_x() -> torch.Tensor:
 def qkv_parameters(module: Handle, what: str, shapes: dict[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
     """The module's ``W_query``, ``W_key``, ``W_value`` parameters, checked to be there with ``shapes``."""
     return expect_parameters(module, what, shapes)
+
+
+def own_weights(module: Handle, what: str, shapes: dict[str, tuple[int, ...]],
+                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """The checker's own weights, loaded into the module's parameters: SPEC's ``torch.rand`` draws after the seed.
+
+    Forward checks compute their expected output from these (`selfcheck.compare.load_own_weights`), never from
+    weights the module reports, so its forward pass is judged even when its own initialisation is wrong. A
+    correct module drew the same numbers. Pass one ``generator`` to several modules to continue its draws.
+    """
+    return load_own_weights(module, what, shapes, generator or torch.Generator().manual_seed(SEED))
 
 
 def expect_drawn(found: dict[str, torch.Tensor], what: str, shapes: dict[str, tuple[int, ...]]) -> None:

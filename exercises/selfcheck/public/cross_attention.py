@@ -24,6 +24,7 @@ from .common import (
     X_2x3,
     copies,
     expect_drawn,
+    own_weights,
     public_check,
     qkv_parameters,
     seeded,
@@ -74,7 +75,7 @@ def output_shape(subject: Subject, rng: torch.Generator) -> None:
 @check("queries come from x_1, keys and values from x_2 (x_2 longer than x_1, and two sequences of one length)")
 def queries_from_first_input(subject: Subject, rng: torch.Generator) -> None:
     attn = seeded(subject).CrossAttention(D_IN, D_KQ, D_V)
-    found = qkv_parameters(attn, "CrossAttention(3, 2, 4)", W_SHAPES)
+    found = own_weights(attn, "CrossAttention(3, 2, 4)", W_SHAPES)
     w_q, w_k, w_v = (found[name].detach() for name in W_SHAPES)
     for x_1, x_2 in ((_X_SAME, _X_2), (_X_1, _X_2)):
         what = f"CrossAttention(3, 2, 4)(x_1 {tuple(x_1.shape)}, x_2 {tuple(x_2.shape)})"
@@ -86,7 +87,7 @@ def queries_from_first_input(subject: Subject, rng: torch.Generator) -> None:
 @check("a batch: x_1 (2, 2, 3) and x_2 (2, 5, 3) give (2, 2, 4)")
 def batched_inputs(subject: Subject, rng: torch.Generator) -> None:
     attn = seeded(subject).CrossAttention(D_IN, D_KQ, D_V)
-    found = qkv_parameters(attn, "CrossAttention(3, 2, 4)", W_SHAPES)
+    found = own_weights(attn, "CrossAttention(3, 2, 4)", W_SHAPES)
     w_q, w_k, w_v = (found[name].detach() for name in W_SHAPES)
     x_1, x_2 = torch.stack([_X_1, -_X_1]), torch.stack([_X_2, _X_2.flip(0)])
     what = "CrossAttention(3, 2, 4)(x_1 (2, 2, 3), x_2 (2, 5, 3))"

@@ -28,8 +28,8 @@ from .common import (
     copies,
     example_x,
     needs_api,
+    own_weights,
     public_check,
-    qkv_parameters,
 )
 
 STEP = "kv_cache"
@@ -78,7 +78,7 @@ def _causal_module(subject: Subject, context_length: int) -> tuple[Handle, list[
     subject.manual_seed(SEED)  # seeded where the learner code runs
     what = f"CausalSelfAttention(3, 2, 4, {context_length})"
     attn = expect_handle(causal_cls(D_IN, D_KQ, D_V, context_length), what, base="Module")
-    found = qkv_parameters(attn, what, W_SHAPES)
+    found = own_weights(attn, what, W_SHAPES)
     return attn, [found[name].detach().double() for name in W_SHAPES]
 
 

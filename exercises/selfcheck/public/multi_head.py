@@ -20,10 +20,13 @@ from .common import (
     D_IN,
     D_KQ,
     D_V,
+    SEED,
+    W_SHAPES,
     T,
     conditioned,
     example_x,
     expect_drawn,
+    own_weights,
     public_check,
     qkv_parameters,
     seeded,
@@ -62,6 +65,13 @@ def _wrapper_heads(wrapper: Handle) -> list[Handle]:
     return found
 
 
+def _own_head_weights(heads: list[Handle]) -> list[dict[str, torch.Tensor]]:
+    """The checker's weights loaded into each head: what the seeded wrapper draws, head 0 first (`own_weights`)."""
+    generator = torch.Generator().manual_seed(SEED)
+    return [own_weights(head, f"MultiHeadAttentionWrapper(3, 2, 4, num_heads=2).heads[{i}]", W_SHAPES, generator)
+            for i, head in enumerate(heads)]
+
+
 @check("MultiHeadAttentionWrapper(3, 2, 4, num_heads=2).heads is an nn.ModuleList of 2 separate SelfAttention")
 def wrapper_heads(subject: Subject, rng: torch.Generator) -> None:
     _wrapper_heads(subject.MultiHeadAttentionWrapper(D_IN, D_KQ, D_V, HEADS))
@@ -71,12 +81,13 @@ def wrapper_heads(subject: Subject, rng: torch.Generator) -> None:
 def wrapper_concatenates(subject: Subject, rng: torch.Generator) -> None:
     wrapper = seeded(subject).MultiHeadAttentionWrapper(D_IN, D_KQ, D_V, HEADS)
     heads = _wrapper_heads(wrapper)
+    own = _own_head_weights(heads)
     x = example_x()
     out = wrapper(x)
     expect_inputs_unchanged(subject, "MultiHeadAttentionWrapper.forward")
     expect_tensor(out, "MultiHeadAttentionWrapper(3, 2, 4, num_heads=2)(x (6, 3))", shape=(T, HEADS * D_V),
                   dtype=torch.float32)
-    expect_close(out, torch.cat([head(x) for head in heads], dim=-1),
+    expect_close(out, torch.cat([m.attend(x @ w["W_query"], x @ w["W_key"], x @ w["W_value"]) for w in own], dim=-1),
                  "MultiHeadAttentionWrapper output compared with torch.cat of its heads' outputs on the last dimension",
                  reveal=True)
 
@@ -92,7 +103,7 @@ def wide_parameters(subject: Subject, rng: torch.Generator) -> None:
 @check(f"{M_WHAT}: head h uses column block h of each matrix; (7, 5) -> (7, 8), batches too")
 def efficient_output(subject: Subject, rng: torch.Generator) -> None:
     mha = seeded(subject).MultiHeadAttention(M_IN, M_KQ, M_V, HEADS)
-    found = qkv_parameters(mha, M_WHAT, M_SHAPES)
+    found = own_weights(mha, M_WHAT, M_SHAPES)
     x = conditioned((M_T, M_IN), found["W_query"][:, :M_KQ], found["W_key"][:, :M_KQ])
     out = mha(x)
     expect_inputs_unchanged(subject, "MultiHeadAttention.forward")
@@ -107,14 +118,16 @@ def efficient_output(subject: Subject, rng: torch.Generator) -> None:
 def from_wrapper_matches(subject: Subject, rng: torch.Generator) -> None:
     wrapper = seeded(subject).MultiHeadAttentionWrapper(D_IN, D_KQ, D_V, HEADS)
     heads = _wrapper_heads(wrapper)
+    own = _own_head_weights(heads)
     mha = subject.MultiHeadAttention.from_wrapper(wrapper)
     expect_handle(mha, "MultiHeadAttention.from_wrapper(wrapper)", base="Module")
     found = qkv_parameters(mha, "MultiHeadAttention.from_wrapper(wrapper)", _WIDE_SHAPES)
     for name in _WIDE_SHAPES:  # W_query, W_key, W_value
-        blocks = [parameters(head)[name].detach() for head in heads]
+        blocks = [w[name] for w in own]
         expect_close(found[name], torch.cat(blocks, dim=1), f"from_wrapper(wrapper).{name} (the heads' {name} side "
                      "by side)", reveal=True, atol=1e-6,
                      mistakes={m.BLOCKS_REVERSED: torch.cat(blocks[::-1], dim=1)})
     x = example_x()
-    expect_close(mha(x), wrapper(x), "MultiHeadAttention.from_wrapper(wrapper)(x) compared with wrapper(x)",
+    expected = torch.cat([m.attend(x @ w["W_query"], x @ w["W_key"], x @ w["W_value"]) for w in own], dim=-1)
+    expect_close(mha(x), expected, "MultiHeadAttention.from_wrapper(wrapper)(x) compared with wrapper(x)",
                  reveal=True)

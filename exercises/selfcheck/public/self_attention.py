@@ -19,6 +19,7 @@ from .common import (
     D_KQ,
     D_V,
     FOUR_DECIMALS,
+    SEED,
     SELF_ATTENTION_ROW_1,
     W_SHAPES,
     WIDE_IN,
@@ -29,6 +30,7 @@ from .common import (
     conditioned,
     example_x,
     expect_drawn,
+    own_weights,
     public_check,
     published,
     qkv_parameters,
@@ -59,6 +61,7 @@ WIDE_WHAT = f"SelfAttention({WIDE_IN}, {WIDE_KQ}, {WIDE_V})"
 def row_one_of_the_example(subject: Subject, rng: torch.Generator) -> None:
     attn = seeded(subject).SelfAttention(D_IN, D_KQ, D_V)  # seeded where the learner code runs
     found = qkv_parameters(attn, "SelfAttention(3, 2, 4)", W_SHAPES)
+    found = {name: drawn.detach() for name, drawn in m.seeded_draws(SEED, W_SHAPES, tuple(W_SHAPES)).items()}
     x = example_x()
     out = attn(x)
     expect_inputs_unchanged(subject, "SelfAttention.forward")
@@ -73,7 +76,7 @@ def row_one_of_the_example(subject: Subject, rng: torch.Generator) -> None:
        "attending to all")
 def output_from_parameters(subject: Subject, rng: torch.Generator) -> None:
     attn = seeded(subject).SelfAttention(*WIDE)
-    found = qkv_parameters(attn, WIDE_WHAT, WIDE_SHAPES)
+    found = own_weights(attn, WIDE_WHAT, WIDE_SHAPES)
     x = conditioned((WIDE_T, WIDE_IN), found["W_query"], found["W_key"])
     q, k, v = (x @ found[name].detach() for name in WIDE_SHAPES)
     out = attn(x)
@@ -85,7 +88,7 @@ def output_from_parameters(subject: Subject, rng: torch.Generator) -> None:
 @check(f"a batch (2, {WIDE_T}, {WIDE_IN}) gives (2, {WIDE_T}, {WIDE_V}), each item as if it were alone")
 def batched_input(subject: Subject, rng: torch.Generator) -> None:
     attn = seeded(subject).SelfAttention(*WIDE)
-    found = qkv_parameters(attn, WIDE_WHAT, WIDE_SHAPES)
+    found = own_weights(attn, WIDE_WHAT, WIDE_SHAPES)
     one = conditioned((WIDE_T, WIDE_IN), found["W_query"], found["W_key"])
     batch = torch.stack([one, one.flip(0) * 0.5])
     out = attn(batch)
