@@ -101,6 +101,14 @@ def wrapper_heads(subject: Subject, rng: torch.Generator) -> None:
             f"MultiHeadAttentionWrapper with {heads} heads has {len(names)} parameters, expected {3 * heads} "
             f"(W_query, W_key, W_value per head)\n  {m.MISTAKE_PREFIX}: {m.SHARED_HEAD}."
         )
+    # Built to compute: with the grader's weights in its heads, the wrapper attends (a structure that returns
+    # nothing computed gets nothing here; a named mistake of the output costs wrapper_forward, not this check).
+    length = next(t for t in distinct(rng, 12, 5, 16) if t not in {d_in, heads * d_out_v})
+    w_q, w_k, w_v = _wrapper_weights(wrapper, d_in, d_out_kq, d_out_v, heads, rng)
+    x = _input(rng, 1, length, d_in, w_q, w_k, heads)[0]
+    expected, mistakes = _expected_and_mistakes(x, w_q, w_k, w_v, heads)
+    expect_computed(wrapper(x), expected, "MultiHeadAttentionWrapper on a hidden (T, d_in) input", inputs=(x,),
+                    mistakes=mistakes)
 
 
 @HIDDEN.check(STEP, "MultiHeadAttentionWrapper: the heads are built one after another, as SelfAttention draws them",
