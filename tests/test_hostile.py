@@ -101,7 +101,7 @@ CASES = {
     "os_exit": ("context", 0.0, "exited with status 0"),
     "sys_exit": ("self_attention", None, "raised SystemExit"),
     "forged_results": ("tokens", None, "vocabulary"),
-    "monkeypatch_compare": ("causal_mask", None, "polarity is inverted"),
+    "monkeypatch_compare": ("causal_mask", 0.0, "polarity is inverted"),  # its functions compute nothing
     "always_equal": ("causal_pairs", 0.0, "should be a"),
     "hardcoded": ("causal_attention", None, "values differ"),
     "output_flood": ("embedding", 0.0, "printed more than 256 KB"),
