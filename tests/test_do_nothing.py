@@ -100,3 +100,26 @@ def test_the_layer_covers_every_api_of_every_from_scratch_step(tmp_path: Path) -
         assert f"_blank_api(globals(), {tuple(step.api)!r})" in text
     assert len(FROM_SCRATCH) == 10  # steps 4 to 13
 
+
+
+def test_the_checker_sets_a_modules_weights_and_says_what_it_could_not_set() -> None:
+    import torch
+    from torch import nn
+
+    from selfcheck import CheckFailed, LocalSubject
+    from selfcheck.subject import load_parameters
+
+    class Module(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.W_query = nn.Parameter(torch.zeros(3, 2))
+
+    subject = LocalSubject("self_attention", {"Module": Module}, "attention/self_attention.py")
+    module = subject.Module()
+    own = torch.rand(3, 2)
+    load_parameters(module, {"W_query": own}, "Module()")
+    assert torch.equal(module._h_obj.W_query.detach(), own)
+    with pytest.raises(CheckFailed, match="no parameter `W_value`"):
+        load_parameters(module, {"W_value": own}, "Module()")
+    with pytest.raises(CheckFailed, match=r"`W_query` has shape \(3, 2\), expected \(2, 3\)"):
+        load_parameters(module, {"W_query": own.T}, "Module()")

@@ -16,6 +16,7 @@ Nothing here compares results or knows the expected values; that is the parent's
 from __future__ import annotations
 
 import os
+import random
 import sys
 import traceback
 import types
@@ -187,6 +188,10 @@ class CallServer:
             return
         if op == "seed":
             torch.manual_seed(int(request["seed"]))
+            if request.get("everything"):  # a check's fresh start: Python's and NumPy's generators too
+                random.seed(int(request["seed"]))
+                if "numpy" in sys.modules:
+                    sys.modules["numpy"].random.seed(int(request["seed"]) % 2**32)
             self.reply_value(None)
             return
         target = self.resolve({"$": "ref", "id": request.get("id")})

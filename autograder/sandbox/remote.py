@@ -13,12 +13,14 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from selfcheck.errors import CallFailed, CheckFailed, learner_error
+from selfcheck.errors import CallFailed, CheckFailed, LearnerError, learner_error
 from selfcheck.subject import CallRecord, Handle, Subject
 
 from .wire import WireError, WireTimeout, decode_value, encode_value, recv_message, send_message
@@ -298,6 +300,15 @@ class RemoteSubject(Subject):
 
     def manual_seed(self, seed: int) -> None:
         self.request({"op": "seed", "seed": int(seed)}, "torch.manual_seed")
+
+    @contextmanager
+    def fresh_randomness(self, seed: int) -> Iterator[None]:
+        """Seed torch, ``random`` and NumPy in the child before a check (`Subject.fresh_randomness`)."""
+        try:
+            self.request({"op": "seed", "seed": int(seed), "everything": True}, "torch.manual_seed")
+        except (CallFailed, LearnerError):
+            pass  # a process that has ended: the check's own first call says so
+        yield
 
     def standin(self, name: str) -> Handle:
         """The grader's stand-in for ``name``, an earlier step's API, in the learner's process."""

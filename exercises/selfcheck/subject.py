@@ -189,10 +189,10 @@ class Subject:
         """Around one check: the learner's process starts it with random state fixed by ``seed``.
 
         So a check's verdict never depends on what an earlier check (or the learner's code in it)
-        left in the global generators. The base version seeds torch in the learner's process (the
-        sandbox child); `LocalSubject` also seeds Python's ``random`` and NumPy, and puts all three
-        back as they were afterwards. A process that has already ended is left for the check's own
-        first call to report.
+        left in the global generators: torch, Python's ``random`` and NumPy, in the learner's process
+        (the grader's subject seeds its sandbox child). `LocalSubject` puts all three back as they
+        were afterwards. This base version seeds torch only; a process that has already ended is left
+        for the check's own first call to report.
         """
         try:
             self.manual_seed(seed)
