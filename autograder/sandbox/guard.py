@@ -31,13 +31,11 @@ import types
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from ..forbidden_apis import FORBIDDEN_NAMES
-
-_TORCH_DIR = os.path.dirname(os.path.realpath(torch.__file__)) + os.sep
+from .ban import TORCH_DIR, install_ban
 
 
 class ForbiddenGuard(TorchFunctionMode):
@@ -50,7 +48,9 @@ class ForbiddenGuard(TorchFunctionMode):
         self._suspended: dict[int, int] = {}  # thread id -> depth
 
     def install(self) -> None:
-        """Start watching: enter the mode for good and guard ``nn.MultiheadAttention`` construction."""
+        """Start watching for good (the sandboxed child): ban the ops in torch's dispatcher
+        (`sandbox.ban`), enter the mode and guard ``nn.MultiheadAttention`` construction."""
+        install_ban(self.trusted_code, frozenset({ForbiddenGuard.__torch_function__.__code__}), self.record)
         self.__enter__()
         guard = self
         original_init = nn.MultiheadAttention.__init__
@@ -91,10 +91,15 @@ class ForbiddenGuard(TorchFunctionMode):
         if self._suspended.get(threading.get_ident()):
             return
         frame: types.FrameType | None = sys._getframe(depth)
-        while frame is not None and frame.f_code.co_filename.startswith(_TORCH_DIR):
+        while frame is not None and frame.f_code.co_filename.startswith(TORCH_DIR):
             frame = frame.f_back
         if frame is None or frame.f_code not in self.trusted_code:
             self.used.add(FORBIDDEN_NAMES[name])
+
+    def record(self, api: str) -> None:
+        """Record the API shown as ``api`` (the dispatcher ban decided it was the learner's call)."""
+        if not self._suspended.get(threading.get_ident()):
+            self.used.add(api)
 
     @contextlib.contextmanager
     def suspended(self) -> Iterator[None]:
