@@ -24,9 +24,11 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from pathlib import Path
+
+from selfcheck.forbidden import forbidden_api
 
 from .. import parsing
-from ..forbidden_apis import forbidden_api
 
 _QUALIFIED_NAME = re.compile(r"[A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*")
 _MAX_FOLDED = 400  # longer constant strings are text, not names
@@ -71,6 +73,54 @@ def scan(source: str) -> list[Violation]:
             if text is not None and len(text) <= _MAX_FOLDED and _QUALIFIED_NAME.fullmatch(text.strip()):
                 note(forbidden_api(text.strip()), node)
     return sorted(found.values(), key=lambda v: (v.line, v.api))
+
+
+def scan_step(package_dir: Path, module: str, step_modules: set[str]) -> list[tuple[str, Violation]]:
+    """`scan` of a step's module and of every learner module it can reach by importing: helper
+    modules (not steps: their own step scans them), transitively, and ``__init__.py`` when the
+    step imports a name from the package itself. (file name, violation) pairs, module by module."""
+    found: list[tuple[str, Violation]] = []
+    for path in reachable_modules(package_dir, module, step_modules):
+        source = path.read_text(encoding="utf-8", errors="replace")
+        found += [(path.name, violation) for violation in scan(source)]
+    return found
+
+
+def reachable_modules(package_dir: Path, module: str, step_modules: set[str]) -> list[Path]:
+    """The step's module file, then the helper modules (and ``__init__.py``) its imports reach."""
+    start = package_dir / f"{module}.py"
+    order, queue = [start], [start]
+    while queue:
+        path = queue.pop()
+        try:
+            tree = parsing.parse(path.read_text(encoding="utf-8", errors="replace"))
+        except (SyntaxError, ValueError, RecursionError, MemoryError, OSError):
+            continue
+        for name in _imported_modules(tree):
+            target = package_dir / ("__init__.py" if name == "__init__" else f"{name}.py")
+            if name not in step_modules and target.is_file() and target not in order:
+                order.append(target)
+                queue.append(target)
+    return order
+
+
+def _imported_modules(tree: ast.AST) -> set[str]:
+    """Modules of the package ``attention`` that ``tree`` imports (``"__init__"`` for the package)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[1] for a in node.names if a.name.startswith("attention."))
+        elif isinstance(node, ast.ImportFrom):
+            parts = (node.module or "").split(".")
+            if node.level == 0 and parts[0] != "attention":
+                continue
+            inner = parts[1:] if node.level == 0 else [p for p in parts if p]
+            if inner:
+                names.add(inner[0])
+            else:  # from attention import x / from . import x: a module x, or a name of __init__.py
+                names.update(alias.name for alias in node.names)
+                names.add("__init__")
+    return names
 
 
 def _own_names(tree: ast.Module) -> set[str]:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import ctypes
 import math
-import os
 import re
 import sys
 import types
@@ -43,9 +42,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - torch's own name
 from torch import nn
 
-from ..forbidden_apis import FORBIDDEN_NAMES, forbidden_api
+from selfcheck.forbidden import FORBIDDEN_NAMES, TORCH_DIR, forbidden_api
 
-TORCH_DIR = os.path.dirname(os.path.realpath(torch.__file__)) + os.sep  # a frame here is torch's own
 RECORD_EVENT = "autograder.forbidden_api"
 REFUSED_EVENTS = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.settrace",
                             "sys.setprofile", "sys._current_frames"})

@@ -27,7 +27,7 @@ from torch import nn
 from selfcheck.errors import learner_location
 from selfcheck.plain import qualified_name, same_tensor, tensors_in, to_plain
 
-from .guard import ForbiddenGuard, code_objects
+from .guard import ChildGuard, code_objects
 from .standins import LearnerPackage
 from .wire import WireError, decode_value, encode_value, recv_message, send_message
 
@@ -86,7 +86,7 @@ def build_package(plan: StepPlan) -> types.ModuleType:
 class CallServer:
     """Answers the grader's requests about one learner module."""
 
-    def __init__(self, conn: Any, plan: StepPlan, guard: ForbiddenGuard, isolation: list[str]) -> None:
+    def __init__(self, conn: Any, plan: StepPlan, guard: ChildGuard, isolation: list[str]) -> None:
         self.conn = conn
         self.isolation = isolation
         self.plan = plan
@@ -233,7 +233,7 @@ def run_child(conn: Any, plan: StepPlan, isolation: list[str]) -> None:
     """Entry point in the child after `build_package` and confinement: guard, import, serve; never returns."""
     status = 0
     try:
-        guard = ForbiddenGuard(_state.trusted_code if _state is not None else frozenset())
+        guard = ChildGuard(_state.trusted_code if _state is not None else frozenset())
         guard.install()
         if _state is not None:
             _state.package.quiet = guard.suspended
