@@ -1,6 +1,6 @@
 """The static scan names torch's attention shortcuts, and leaves a learner's own helpers alone."""
 
-from autograder.grading.forbidden import scan
+from selfcheck.forbidden_scan import scan
 
 
 def _apis(source: str) -> list[tuple[str, int]]:

@@ -147,7 +147,7 @@ FORBIDDEN_CASES = {
     "forbidden_exec": (SDPA, "called"),  # exec of source built at run time
     "forbidden_decompose": ("torch.ops.aten._scaled_dot_product_attention_math", "called"),  # importlib + decompose
     "forbidden_mha_weights": ("torch.nn.MultiheadAttention", "called"),  # need_weights=True: plain ops in torch
-    "forbidden_undo_ban": ("torch.ops.aten._scaled_dot_product_attention_math", "called"),  # gc, tracer, rebinding; vmap
+    "forbidden_undo_ban": ("torch.ops.aten._scaled_dot_product_attention_math", "called"),  # gc, tracer, rebind; vmap
     "forbidden_in_init": (SDPA, "called"),  # attention/__init__.py, torch._C._nn by a run-time name
 }
 

@@ -21,14 +21,14 @@ from pathlib import Path
 
 from selfcheck.errors import CallFailed
 from selfcheck.forbidden import called_message, uses_message
+from selfcheck.forbidden_scan import scan_step
 from selfcheck.registry import Check, CheckRegistry, Outcome, run_check
 
-from .. import REPO_ROOT
+from .. import REPO_ROOT, parsing
 from ..course import Course, Step
 from ..sandbox.remote import TIMINGS, Budget, RemoteSubject, SessionSpec, StepSession, Zygote
 from ..sandbox.uids import reserve_uid_block
 from ..sandbox.unprivileged import GradingMode, grading_mode
-from .forbidden import scan_step
 from .intake import PrivateCopy, Submission, make_private_copy
 from .public_example import CALL_SECONDS as EXAMPLE_CALL_SECONDS
 from .public_example import examples_for, learner_examples
@@ -221,7 +221,7 @@ class Grader:
             return f"not graded: {filename} is missing from the submission"
         if step.from_scratch:
             step_modules = {s.module for s in self.course.steps}
-            found = scan_step(copy.package_dir, step.module, step_modules)
+            found = scan_step(copy.package_dir, step.module, step_modules, parsing.parse)
             if found:
                 uses = [violation.describe(f"attention/{name}") for name, violation in found]
                 return uses_message(uses, found[0][1].api, step.id)

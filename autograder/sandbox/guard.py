@@ -10,7 +10,7 @@ business: the guard records nothing then (the ban still raises).
 
 The mode alone can be switched off (``DisableTorchFunction``, popping it); the ban cannot, from
 Python. Another process (``subprocess``) is not watched; the parent's static scan
-(`grading.forbidden`) does not depend on the child.
+(`selfcheck.forbidden_scan`) does not depend on the child.
 """
 
 from __future__ import annotations

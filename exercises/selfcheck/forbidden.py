@@ -71,6 +71,32 @@ def forbidden_api(name: str) -> str | None:
     return None
 
 
+# Means of switching the run-time guard off, or of reaching torch's dispatcher: no from-scratch step
+# needs them, so the static scan flags them like the APIs themselves (the sandbox's ban holds anyway).
+GUARD_TAMPERING: dict[str, str] = {
+    "DisableTorchFunction": "torch._C.DisableTorchFunction",
+    "DisableTorchFunctionSubclass": "torch._C.DisableTorchFunctionSubclass",
+    "_disable_current_modes": "torch.utils._python_dispatch._disable_current_modes",
+    "_pop_torch_function_stack": "torch._C._pop_torch_function_stack",
+    "_pop_mode": "torch.overrides._pop_mode",
+    "_pop_mode_temporarily": "torch.overrides._pop_mode_temporarily",
+    "_dispatch_library": "torch._C._dispatch_library",
+    "_dispatch_call_boxed": "torch._C._dispatch_call_boxed",
+    "_dispatch_get_computed_kernel_for_dispatch_key": "torch._C._dispatch_get_computed_kernel_for_dispatch_key",
+    "_ExcludeDispatchKeyGuard": "torch._C._ExcludeDispatchKeyGuard",
+}
+
+
+def flagged_name(name: str) -> str | None:
+    """What the static scan reports for ``name`` (qualified or not): a forbidden API
+    (`forbidden_api`) or a means of switching the guard off (`GUARD_TAMPERING`)."""
+    api = forbidden_api(name)
+    if api is not None:
+        return api
+    parts = [p for p in name.replace("::", ".").split(".") if p]
+    return GUARD_TAMPERING.get(parts[-1]) if parts else None
+
+
 def called_message(apis: Iterable[str], filename: str, step_id: str) -> str:
     """What every test of a from-scratch step says when its code called ``apis`` (shown names)."""
     return (f"your code called {', '.join(sorted(apis))} while {filename} was graded; step {step_id!r} must be "

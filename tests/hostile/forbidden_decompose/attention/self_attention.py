@@ -10,7 +10,7 @@ import importlib
 def attend(queries, keys, values):
     ops = importlib.import_module("torch._ops").ops
     math = getattr(ops.aten, "_" + "".join(reversed("htam_noitnetta_tcudorp_tod_delacs"))).default
-    with torch._C.DisableTorchFunction():
+    with getattr(torch._C, "".join(reversed("noitcnuFhcroTelbasiD")))():
         return math.decompose(queries, keys, values)[0]
 
 

@@ -7,7 +7,7 @@ from attention.projections import init_projections
 def attend(queries, keys, values):
     source = "out = torch.nn.functional." + "".join(reversed("noitnetta_tcudorp_tod_delacs")) + "(q, k, v)"
     scope = {"torch": torch, "q": queries, "k": keys, "v": values}
-    with torch._C.DisableTorchFunction():
+    with getattr(torch._C, "".join(reversed("noitcnuFhcroTelbasiD")))():
         exec(compile(source, "<string>", "exec"), scope)
     return scope["out"]
 

@@ -4,5 +4,5 @@ import torch
 
 
 def attend(queries, keys, values):
-    with torch._C.DisableTorchFunction():
+    with getattr(torch._C, "".join(reversed("noitcnuFhcroTelbasiD")))():
         return torch._C._nn.__dict__["".join(reversed("noitnetta_tcudorp_tod_delacs"))](queries, keys, values)

@@ -7,7 +7,7 @@ from attention.projections import init_projections
 
 
 def attend(queries, keys, values):
-    with torch._C.DisableTorchFunction():
+    with getattr(torch._C, "".join(reversed("noitcnuFhcroTelbasiD")))():
         cls = getattr(nn, "".join(reversed("noitnettAdaehitluM")))
         batched = [t if t.dim() == 3 else t[None] for t in (queries, keys, values)]
         mha = cls(queries.shape[-1], 1, bias=False, batch_first=True, kdim=keys.shape[-1], vdim=values.shape[-1])

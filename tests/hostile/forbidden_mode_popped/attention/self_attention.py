@@ -5,9 +5,9 @@ from torch import nn
 from attention.projections import init_projections
 
 def attend(queries, keys, values):
-    popped = []
+    popped, pop = [], getattr(torch._C, "".join(reversed("kcats_noitcnuf_hcrot_pop_")))  # run-time names
     while torch._C._len_torch_function_stack():
-        popped.append(torch._C._pop_torch_function_stack())
+        popped.append(pop())
     try:
         op = getattr(torch.ops.aten, "".join(reversed("noitnetta_tcudorp_tod_delacs")))
         return op(queries, keys, values)

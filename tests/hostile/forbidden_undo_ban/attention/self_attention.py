@@ -21,7 +21,7 @@ def _undo():
 def attend(queries, keys, values):
     _undo()
     math = getattr(torch, "_" + "".join(reversed("htam_noitnetta_tcudorp_tod_delacs")))
-    with torch._C.DisableTorchFunction():
+    with getattr(torch._C, "".join(reversed("noitcnuFhcroTelbasiD")))():
         return torch.vmap(lambda q, k, v: math(q, k, v)[0])(queries[None], keys[None], values[None])[0]
 
 
