@@ -45,6 +45,7 @@ from torch import nn
 from selfcheck.forbidden import FORBIDDEN_NAMES, TORCH_DIR, forbidden_api
 
 RECORD_EVENT = "autograder.forbidden_api"
+PREPARE_EVENT = "autograder.prepare_ban"  # refused once a child is bound: no second, trusting set of kernels
 REFUSED_EVENTS = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.settrace",
                             "sys.setprofile", "sys._current_frames"})
 _REGISTERED = re.compile(r"^(\w+)(?:\[alias\])?: registered", re.MULTILINE)
@@ -74,6 +75,7 @@ def prepare_ban() -> None:
     kernels trust no caller and record nothing: every call raises."""
     if _BINDERS or _PREPARED:
         return
+    sys.audit(PREPARE_EVENT)
     _PREPARED.append(True)
     trusted: frozenset[types.CodeType] = frozenset()
     passthrough: frozenset[types.CodeType] = frozenset()
@@ -111,7 +113,8 @@ def install_ban(trusted_code: frozenset[types.CodeType], passthrough_code: froze
     guard's own); ``record(api)`` receives each refused call's API as shown to the learner.
     Once only: the binder is gone afterwards, so learner code cannot bind it again.
     """
-    prepare_ban()
+    if not _PREPARED:
+        prepare_ban()
     if not _BINDERS:
         raise RuntimeError("the forbidden-API ban is bound already")
     _BINDERS.pop()(trusted_code, passthrough_code, record)
@@ -129,7 +132,7 @@ def _ignore(api: str) -> None:
 
 
 def _audit_hook(record: Callable[[str], None]) -> Callable[[str, tuple], None]:
-    refused, event_name, error = REFUSED_EVENTS, RECORD_EVENT, RuntimeError
+    refused, event_name, error = REFUSED_EVENTS | {PREPARE_EVENT}, RECORD_EVENT, RuntimeError
     messages = {api: _message(api) for api in FORBIDDEN_NAMES.values()}
 
     def hook(event: str, args: tuple) -> None:
@@ -155,6 +158,7 @@ def _kernel(api: str, state: Callable[[], tuple[frozenset, frozenset, Callable[[
     Every name it uses is bound here, in its closure: nothing a learner rebinds (a module global,
     ``builtins``) changes what it does.
     """
+    sys.audit(PREPARE_EVENT)
     getframe, torch_dir, error, message = sys._getframe, TORCH_DIR, RuntimeError, _message(api)
     sqrt, ones, where, softmax, dropout, boolean, inf = math.sqrt, torch.ones, torch.where, torch.softmax, \
         torch.dropout, torch.bool, float("-inf")
