@@ -126,6 +126,9 @@ routes = {
         torch.no_grad(), lambda: torch.nn.TransformerEncoderLayer(8, 2, batch_first=True).eval()(q)),
     "TransformerEncoderLayer (MHA)": lambda: with_off(lambda: torch.nn.TransformerEncoderLayer(8, 2)(q)),
     "a thread": lambda: with_off(lambda: thread_route()),
+    "torch.compile": lambda: popped(lambda: torch.compile(lambda a: flash(a, a, a)[0], backend="aot_eager",
+                                                          fullgraph=True)(q4)),
+    "torch.jit.trace": lambda: popped(lambda: torch.jit.trace(lambda a: flash(a, a, a)[0], (q4,))(q4)),
 }
 
 
