@@ -191,19 +191,35 @@ try:
     with off():
         torch._scaled_dot_product_attention_math(q, q, q)
 except RuntimeError as error:
-    tb = error.__traceback__
+    tb = caught = error.__traceback__
     while tb is not None:
         frames.append(sorted(tb.tb_frame.f_locals))
         tb = tb.tb_next
 after = attempt(lambda: torch.ops.aten.scaled_dot_product_attention(q, q, q))
-print(json.dumps({"undo": undo, "own": own, "after": after, "frames": frames}))
+# every value the kernel's frame shows: none is a function whose cells would rebind what it trusts
+kernel_frame = caught
+while kernel_frame.tb_next is not None:
+    kernel_frame = kernel_frame.tb_next
+cells = [cell for value in kernel_frame.tb_frame.f_locals.values()
+         for cell in (getattr(value, "__closure__", None) or ())]
+
+
+def rebind():
+    for cell in cells:
+        if isinstance(cell.cell_contents, frozenset):
+            cell.cell_contents = frozenset({rebind.__code__})
+    return F.scaled_dot_product_attention(q, q, q)
+
+
+print(json.dumps({"undo": undo, "own": own, "after": after, "frames": frames, "rebind": attempt(rebind)}))
 ''')
     for name, outcome in result["undo"].items():
         assert outcome.startswith("refused"), (name, outcome)
     assert result["own"] == "computed: Tensor"  # its own kernel is its own code
     assert result["after"].startswith(f"refused: {SDPA} is forbidden here")
     kernel_locals = result["frames"][-1]
-    assert "trusted" in kernel_locals and "state" in kernel_locals  # the kernel's frame: nothing rebinds its state
+    assert "trusted" in kernel_locals and "frame" in kernel_locals  # the kernel's own frame is in the traceback
+    assert result["rebind"].startswith("refused"), result["rebind"]
 
 
 TRUSTED_SETUP = '''

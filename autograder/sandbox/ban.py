@@ -69,10 +69,15 @@ def kernel_keys(op: str) -> list[str]:
     return [key for key in dict.fromkeys(keys) if key != "debug"]
 
 
-def prepare_ban() -> None:
+def prepare_ban() -> None:  # noqa: C901 - the kernel is defined in here, so that its state is its closure's
     """Register the kernels and replace torch's Python MHA, once per process (the warm worker,
     before it forks; `install_ban` does it if nobody did). Until `install_ban` binds them, the
-    kernels trust no caller and record nothing: every call raises."""
+    kernels trust no caller and record nothing: every call raises.
+
+    A kernel takes every name it uses from this function's scope: nothing a learner rebinds (a
+    module global, ``builtins``) changes what it does, and a kernel's frame (in a traceback) shows
+    only values, never a cell or a function that could rebind its state.
+    """
     if _BINDERS or _PREPARED:
         return
     sys.audit(PREPARE_EVENT)
@@ -81,6 +86,9 @@ def prepare_ban() -> None:
     passthrough: frozenset[types.CodeType] = frozenset()
     record: Callable[[str], None] = _ignore
     bound = False
+    getframe, torch_dir, error = sys._getframe, TORCH_DIR, RuntimeError
+    sqrt, ones, where, softmax, dropout, boolean, inf = math.sqrt, torch.ones, torch.where, torch.softmax, \
+        torch.dropout, torch.bool, float("-inf")
 
     def bind(trusted_code: frozenset[types.CodeType], passthrough_code: frozenset[types.CodeType],
              recorder: Callable[[str], None]) -> None:
@@ -89,16 +97,46 @@ def prepare_ban() -> None:
             raise RuntimeError("the forbidden-API ban is bound already")
         trusted, passthrough, record, bound = trusted_code, passthrough_code, recorder, True
 
-    kernels = {op: _kernel(api, lambda: (trusted, passthrough, record), op == "scaled_dot_product_attention")
-               for op, api in forbidden_ops().items()}
+    def make_kernel(api: str, computes: bool) -> Callable[..., torch.Tensor]:
+        """Records ``api`` and raises, unless the nearest caller outside torch (and the guard's
+        frame) is trusted code and the op ``computes`` (SDPA: attention with plain ops)."""
+        message = _message(api)
+
+        def kernel(*args: object, **kwargs: object) -> torch.Tensor:
+            """For trusted callers: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev)."""
+            frame = getframe(1)
+            while frame is not None and (frame.f_code.co_filename.startswith(torch_dir)
+                                         or frame.f_code in passthrough):
+                frame = frame.f_back
+            if not computes or frame is None or frame.f_code not in trusted or not 3 <= len(args) <= 6:
+                record(api)
+                raise error(message)
+            query, key, value, attn_mask, dropout_p, is_causal = (*args, *(None, 0.0, False)[len(args) - 3:])
+            scale, enable_gqa = kwargs.get("scale"), kwargs.get("enable_gqa", False)
+            if enable_gqa and query.dim() >= 3 and key.size(-3) != query.size(-3):
+                repeats = query.size(-3) // key.size(-3)
+                key, value = key.repeat_interleave(repeats, -3), value.repeat_interleave(repeats, -3)
+            scores = (query @ key.transpose(-2, -1)) * (1.0 / sqrt(query.size(-1)) if scale is None else scale)
+            if is_causal:
+                scores = scores.masked_fill(~ones(query.size(-2), key.size(-2), dtype=boolean).tril(), inf)
+            if attn_mask is not None:
+                scores = where(attn_mask, scores, inf) if attn_mask.dtype == boolean else scores + attn_mask
+            weights = softmax(scores, -1)
+            if dropout_p > 0.0:
+                weights = dropout(weights, dropout_p, True)
+            return weights @ value
+
+        return kernel
+
     library = torch._C._dispatch_library("IMPL", "aten", "")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "Overriding a previously registered kernel": that is the point
-        for op, kernel in kernels.items():
+        for op, api in forbidden_ops().items():
+            kernel = make_kernel(api, op == "scaled_dot_product_attention")
             for key in kernel_keys(op):
                 library.impl(op, key, kernel, False)
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(library))  # lives for good, held by no Python object
-    del library, kernels
+    del library, kernel
     _replace_code(F.multi_head_attention_forward, FORBIDDEN_NAMES["multi_head_attention_forward"])
     _replace_code(nn.MultiheadAttention.forward, FORBIDDEN_NAMES["MultiheadAttention"])
     _BINDERS.append(bind)
@@ -119,8 +157,7 @@ def install_ban(trusted_code: frozenset[types.CodeType], passthrough_code: froze
         raise RuntimeError("the forbidden-API ban is bound already")
     _BINDERS.pop()(trusted_code, passthrough_code, record)
     sys.addaudithook(_audit_hook(record))
-    for factory in ("prepare_ban", "_kernel", "_replace_code"):  # nothing left to make a trusting kernel with
-        globals().pop(factory, None)
+    globals().pop("prepare_ban", None)  # nothing left to make a trusting kernel with
 
 
 _BINDERS: list[Callable[[frozenset, frozenset, Callable[[str], None]], None]] = []
@@ -133,7 +170,7 @@ def _ignore(api: str) -> None:
 
 def _audit_hook(record: Callable[[str], None]) -> Callable[[str, tuple], None]:
     refused, event_name, error = REFUSED_EVENTS | {PREPARE_EVENT}, RECORD_EVENT, RuntimeError
-    messages = {api: _message(api) for api in FORBIDDEN_NAMES.values()}
+    messages = types.MappingProxyType({api: _message(api) for api in FORBIDDEN_NAMES.values()})  # read-only
 
     def hook(event: str, args: tuple) -> None:
         if event == event_name and args and args[0] in messages:
@@ -147,47 +184,6 @@ def _audit_hook(record: Callable[[str], None]) -> Callable[[str, tuple], None]:
 
 def _message(api: str) -> str:
     return f"{api} is forbidden here: this step must be implemented from scratch"
-
-
-def _kernel(api: str, state: Callable[[], tuple[frozenset, frozenset, Callable[[str], None]]],
-            computes: bool) -> Callable[..., torch.Tensor]:
-    """A kernel that records ``api`` and raises, unless its nearest caller outside torch is trusted
-    code (and it ``computes``: SDPA, then attention with plain ops, as the stand-ins expect).
-    ``state()`` gives the trusted code, the passthrough code and the recorder bound so far.
-
-    Every name it uses is bound here, in its closure: nothing a learner rebinds (a module global,
-    ``builtins``) changes what it does.
-    """
-    sys.audit(PREPARE_EVENT)
-    getframe, torch_dir, error, message = sys._getframe, TORCH_DIR, RuntimeError, _message(api)
-    sqrt, ones, where, softmax, dropout, boolean, inf = math.sqrt, torch.ones, torch.where, torch.softmax, \
-        torch.dropout, torch.bool, float("-inf")
-
-    def kernel(*args: object, **kwargs: object) -> torch.Tensor:
-        """For trusted callers: query (..., L, E), key (..., S, E), value (..., S, Ev) -> (..., L, Ev)."""
-        trusted, passthrough, record = state()
-        frame = getframe(1)
-        while frame is not None and (frame.f_code.co_filename.startswith(torch_dir) or frame.f_code in passthrough):
-            frame = frame.f_back
-        if not computes or frame is None or frame.f_code not in trusted or not 3 <= len(args) <= 6:
-            record(api)
-            raise error(message)
-        query, key, value, attn_mask, dropout_p, is_causal = (*args, *(None, 0.0, False)[len(args) - 3:])
-        scale, enable_gqa = kwargs.get("scale"), kwargs.get("enable_gqa", False)
-        if enable_gqa and query.dim() >= 3 and key.size(-3) != query.size(-3):
-            repeats = query.size(-3) // key.size(-3)
-            key, value = key.repeat_interleave(repeats, -3), value.repeat_interleave(repeats, -3)
-        scores = (query @ key.transpose(-2, -1)) * (1.0 / sqrt(query.size(-1)) if scale is None else scale)
-        if is_causal:
-            scores = scores.masked_fill(~ones(query.size(-2), key.size(-2), dtype=boolean).tril(), inf)
-        if attn_mask is not None:
-            scores = where(attn_mask, scores, inf) if attn_mask.dtype == boolean else scores + attn_mask
-        weights = softmax(scores, -1)
-        if dropout_p > 0.0:
-            weights = dropout(weights, dropout_p, True)
-        return weights @ value
-
-    return kernel
 
 
 def _replace_code(function: types.FunctionType, api: str) -> None:
