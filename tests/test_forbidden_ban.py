@@ -33,7 +33,7 @@ prepare_ban()  # the warm worker, once
 prepared = time.perf_counter()
 from autograder.sandbox.guard import ChildGuard
 guard = ChildGuard(TRUSTED)
-guard.install()  # each child
+guard.install(INSTALL)  # each child
 installed = time.perf_counter()
 off = torch._C.DisableTorchFunction
 
@@ -47,9 +47,10 @@ def attempt(route):
 '''
 
 
-def _run(body: str, setup: str = "", trusted: str = "frozenset()") -> dict:
+def _run(body: str, setup: str = "", trusted: str = "frozenset()", install: str = "") -> dict:
     """Run ``setup`` (before the ban), the child's guard with ``trusted`` code, then ``body``."""
-    script = PRELUDE.replace("SETUP", setup).replace("TRUSTED", trusted) + textwrap.dedent(body)
+    script = PRELUDE.replace("SETUP", setup).replace("TRUSTED", trusted).replace("INSTALL", install)
+    script += textwrap.dedent(body)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "exercises")]))
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=env, text=True, capture_output=True,
                           timeout=120)
@@ -253,3 +254,36 @@ print(json.dumps({"agree": agree, "learner": learner, "callback": callback, "use
     assert result["used"] == [SDPA]  # the trusted calls are not recorded, the learner's are
     # each child only binds the kernels the warm worker registered once (see the README for the numbers)
     assert result["install_ms"] < 50, (result["prepare_ms"], result["install_ms"])
+
+
+PROCESSES = '''
+import os, subprocess
+attempts = {
+    "subprocess": lambda: subprocess.run([sys.executable, "-c", "pass"], check=True),
+    "os.system": lambda: os.system("true"),
+    "os.execv": lambda: os.execv(sys.executable, [sys.executable, "-c", "pass"]),
+    "os.posix_spawn": lambda: os.waitpid(os.posix_spawn(sys.executable, [sys.executable, "-c", "pass"], os.environ), 0),
+}
+results = {name: attempt(a) for name, a in attempts.items()}
+read, write = os.pipe()
+pid = os.fork()
+if pid == 0:  # a fork keeps the ban
+    os.write(write, attempt(lambda: F.scaled_dot_product_attention(q, q, q)).encode()[:200])
+    os._exit(0)
+os.waitpid(pid, 0)
+results["fork, then the API"] = os.read(read, 200).decode()
+print(json.dumps({"results": results, "used": guard.take()}))
+'''
+
+
+def test_a_from_scratch_step_cannot_start_a_program_outside_the_ban() -> None:
+    """A fresh Python has torch without the ban: a from-scratch step's child refuses to start one (and
+    the step scores 0); a fork keeps the ban. Other steps may start programs (the sandbox cleans up)."""
+    result = _run(PROCESSES, install="refuse_processes=True")
+    for name in ("subprocess", "os.system", "os.execv", "os.posix_spawn"):
+        assert result["results"][name].startswith("refused: ") and "forbidden-API ban" in result["results"][name]
+    assert result["results"]["fork, then the API"].startswith(f"refused: {SDPA} is forbidden here")
+    assert "subprocess.Popen (a new program, outside the forbidden-API ban)" in result["used"]
+    other_step = _run(PROCESSES.replace('"os.execv": lambda: os.execv(sys.executable, [sys.executable, "-c", "pass"]),',
+                                        ""))
+    assert all(not r.startswith("refused") for n, r in other_step["results"].items() if n != "fork, then the API")

@@ -149,6 +149,7 @@ FORBIDDEN_CASES = {
     "forbidden_mha_weights": ("torch.nn.MultiheadAttention", "called"),  # need_weights=True: plain ops in torch
     "forbidden_undo_ban": ("torch.ops.aten._scaled_dot_product_attention_math", "called"),  # gc, tracer, rebind; vmap
     "forbidden_in_init": (SDPA, "called"),  # attention/__init__.py, torch._C._nn by a run-time name
+    "forbidden_subprocess": ("subprocess.Popen", "called"),  # a fresh Python would have no ban: refused
 }
 
 

@@ -307,6 +307,7 @@ class Grader:
             output_bytes=self.course.limits.output_kb * 1024,
             uid=uid,
             hidden_paths=self.hidden_paths,
+            from_scratch=step.from_scratch,
         )
         session = StepSession(self.zygote, spec, self.course.limits.call_seconds, budget)
         session.start()

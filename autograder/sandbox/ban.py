@@ -48,6 +48,8 @@ RECORD_EVENT = "autograder.forbidden_api"
 PREPARE_EVENT = "autograder.prepare_ban"  # refused once a child is bound: no second, trusting set of kernels
 REFUSED_EVENTS = frozenset({"gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.settrace",
                             "sys.setprofile", "sys._current_frames"})
+# A new program (a fresh Python) would run without the ban: refused in a from-scratch step's child.
+PROCESS_EVENTS = frozenset({"subprocess.Popen", "os.exec", "os.posix_spawn", "os.system"})
 _REGISTERED = re.compile(r"^(\w+)(?:\[alias\])?: registered", re.MULTILINE)
 
 
@@ -143,12 +145,14 @@ def prepare_ban() -> None:  # noqa: C901 - the kernel is defined in here, so tha
 
 
 def install_ban(trusted_code: frozenset[types.CodeType], passthrough_code: frozenset[types.CodeType],
-                record: Callable[[str], None]) -> None:
+                record: Callable[[str], None], refuse_processes: bool = False) -> None:
     """Bind the ban in this process for good (the sandboxed child, before any learner file runs).
 
     ``trusted_code``: the code objects whose SDPA calls are computed (the grader's stand-ins);
     ``passthrough_code``: frames that are neither the caller nor trusted (the torch-function
     guard's own); ``record(api)`` receives each refused call's API as shown to the learner.
+    With ``refuse_processes`` (a from-scratch step) starting a program is refused and recorded
+    (`PROCESS_EVENTS`: a fresh interpreter has no ban); ``os.fork`` is not (the fork keeps it).
     Once only: the binder is gone afterwards, so learner code cannot bind it again.
     """
     if not _PREPARED:
@@ -156,7 +160,7 @@ def install_ban(trusted_code: frozenset[types.CodeType], passthrough_code: froze
     if not _BINDERS:
         raise RuntimeError("the forbidden-API ban is bound already")
     _BINDERS.pop()(trusted_code, passthrough_code, record)
-    sys.addaudithook(_audit_hook(record))
+    sys.addaudithook(_audit_hook(record, PROCESS_EVENTS if refuse_processes else frozenset()))
     globals().pop("prepare_ban", None)  # nothing left to make a trusting kernel with
 
 
@@ -168,7 +172,7 @@ def _ignore(api: str) -> None:
     """The recorder until `install_ban` binds one."""
 
 
-def _audit_hook(record: Callable[[str], None]) -> Callable[[str, tuple], None]:
+def _audit_hook(record: Callable[[str], None], processes: frozenset[str]) -> Callable[[str, tuple], None]:
     refused, event_name, error = REFUSED_EVENTS | {PREPARE_EVENT}, RECORD_EVENT, RuntimeError
     messages = types.MappingProxyType({api: _message(api) for api in FORBIDDEN_NAMES.values()})  # read-only
 
@@ -178,6 +182,10 @@ def _audit_hook(record: Callable[[str], None]) -> Callable[[str, tuple], None]:
             raise error(messages[args[0]])
         if event in refused:
             raise error(f"{event} is not available to submissions")
+        if event in processes:
+            record(f"{event} (a new program, outside the forbidden-API ban)")
+            raise error(f"{event} is not available in a from-scratch step: a new program would run without "
+                        "the forbidden-API ban")
 
     return hook
 

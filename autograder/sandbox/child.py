@@ -40,6 +40,7 @@ class StepPlan:
     module: str
     standins: dict[str, tuple[str, ...]]  # module name -> api names, for earlier steps
     step_ids: dict[str, str]  # module name -> step id (for stand-ins)
+    from_scratch: bool = False  # the step's forbidden APIs are banned, and so is starting a program
 
 
 class _GraderImportBlocker:
@@ -234,7 +235,7 @@ def run_child(conn: Any, plan: StepPlan, isolation: list[str]) -> None:
     status = 0
     try:
         guard = ChildGuard(_state.trusted_code if _state is not None else frozenset())
-        guard.install()
+        guard.install(refuse_processes=plan.from_scratch)
         if _state is not None:
             _state.package.quiet = guard.suspended
         server = CallServer(conn, plan, guard, isolation)

@@ -32,10 +32,12 @@ from .ban import install_ban
 class ChildGuard(ForbiddenGuard):
     """The guard of a sandboxed child: `install` once, before learner code runs."""
 
-    def install(self) -> None:
+    def install(self, refuse_processes: bool = False) -> None:
         """Start watching for good (the sandboxed child): ban the ops in torch's dispatcher
-        (`sandbox.ban`), enter the mode and guard ``nn.MultiheadAttention`` construction."""
-        install_ban(self.trusted_code, frozenset({ForbiddenGuard.__torch_function__.__code__}), self.record)
+        (`sandbox.ban`; ``refuse_processes`` in a from-scratch step), enter the mode and guard
+        ``nn.MultiheadAttention`` construction."""
+        install_ban(self.trusted_code, frozenset({ForbiddenGuard.__torch_function__.__code__}), self.record,
+                    refuse_processes)
         self.__enter__()
         guard = self
         original_init = nn.MultiheadAttention.__init__

@@ -97,6 +97,7 @@ class ZygoteServer:
             module=request["plan"]["module"],
             standins={k: tuple(v) for k, v in request["plan"]["standins"].items()},
             step_ids=dict(request["plan"]["step_ids"]),
+            from_scratch=bool(request["plan"].get("from_scratch", False)),
         )
         settings = Confinement(
             memory_bytes=int(request["confinement"]["memory_bytes"]),
