@@ -1,8 +1,8 @@
 """What runs inside the sandboxed child, after `isolation.confine`.
 
-1. The forbidden-API guard (`sandbox.guard`) notes every call to torch's attention shortcuts
-   that learner code makes, by whatever route (calls from the grader's stand-ins are not the
-   learner's).
+1. The forbidden-API guard (`sandbox.guard`, with the dispatcher ban of `sandbox.ban`) refuses
+   and notes every call to torch's attention shortcuts that learner code makes, by whatever
+   route (calls from the grader's stand-ins are not the learner's).
 2. The ``attention`` package (`sandbox.standins`): the step under test, helper modules and later
    steps are the learner's files; the modules of earlier steps are stand-ins from
    `autograder.reference` for their API names, and the learner's own file for anything else.
