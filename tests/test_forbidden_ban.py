@@ -127,10 +127,26 @@ routes = {
         torch.no_grad(), lambda: torch.nn.TransformerEncoderLayer(8, 2, batch_first=True).eval()(q)),
     "TransformerEncoderLayer (MHA)": lambda: with_off(lambda: torch.nn.TransformerEncoderLayer(8, 2)(q)),
     "a thread": lambda: with_off(lambda: thread_route()),
+    "a dispatch mode of its own": lambda: with_off(dispatch_mode_route),
     "torch.compile": lambda: popped(lambda: torch.compile(lambda a: flash(a, a, a)[0], backend="aot_eager",
                                                           fullgraph=True)(q4)),
     "torch.jit.trace": lambda: popped(lambda: torch.jit.trace(lambda a: flash(a, a, a)[0], (q4,))(q4)),
 }
+
+
+def dispatch_mode_route():
+    from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes
+
+    class Decomposing(TorchDispatchMode):  # a dispatch mode of its own, reaching for torch's decomposition
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if "attention" in func.name():
+                return func.decompose(*args, **(kwargs or {}))
+            return func(*args, **(kwargs or {}))
+
+    with Decomposing():
+        with _disable_current_modes():
+            pass
+        return torch.ops.aten._scaled_dot_product_attention_math(q, q, q)
 
 
 def thread_route():
