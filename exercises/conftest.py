@@ -31,6 +31,8 @@ if sys.path[:1] != [str(HERE)]:
 
 from selfcheck import Check, LocalSubject, run_check  # noqa: E402 - needs the path above
 from selfcheck.errors import learner_location, shorten  # noqa: E402
+from selfcheck.forbidden import ForbiddenGuard  # noqa: E402
+from selfcheck.forbidden_scan import local_verdict  # noqa: E402
 from selfcheck.steps import BY_ID, STEPS, StepInfo  # noqa: E402
 from selfcheck.subject import is_local_learner_file  # noqa: E402
 from selfcheck.time_limit import CALL_SECONDS, TimeLimitReached, time_limit, too_slow_message  # noqa: E402
@@ -89,8 +91,13 @@ def run_public(check: Check, record: Callable[[str, str], None]) -> None:
     if isinstance(module, str):
         record(STATUS_PROPERTY, IMPORT_ERROR)
         pytest.fail(f"{step.id}: {module}", pytrace=False)
-    subject = LocalSubject.from_module(step.id, module, too_slow=_too_slow.setdefault(step.id, {}))
+    guard = ForbiddenGuard() if step.from_scratch else None  # the grader's run-time guard and message
+    subject = LocalSubject.from_module(step.id, module, too_slow=_too_slow.setdefault(step.id, {}), guard=guard)
     outcome = run_check(check, subject, SEED)
+    if step.from_scratch and (forbidden := local_verdict(step.id, step.module, HERE / "attention", guard,
+                                                         {s.module for s in STEPS})):
+        record(STATUS_PROPERTY, "failed")
+        pytest.fail(f"{step.id}: {forbidden}", pytrace=False)
     record(STATUS_PROPERTY, TOO_SLOW if subject.timed_out and not outcome.passed else outcome.status)
     if outcome.status == "not_implemented":
         pytest.fail(f"{step.id}: {outcome.message}", pytrace=False)

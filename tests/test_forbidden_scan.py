@@ -1,6 +1,8 @@
 """The static scan names torch's attention shortcuts, and leaves a learner's own helpers alone."""
 
-from autograder.grading.forbidden import scan
+from pathlib import Path
+
+from selfcheck.forbidden_scan import scan, scan_step
 
 
 def _apis(source: str) -> list[tuple[str, int]]:
@@ -125,6 +127,46 @@ def test_a_learner_method_of_the_same_name_is_not_a_violation_but_torchs_still_i
     ])
     assert _apis(source) == [("torch.nn.functional.scaled_dot_product_attention", 8),
                              ("torch.nn.MultiheadAttention", 10)]
+
+
+def test_switching_the_guard_off_is_flagged_and_naming_it_is_not() -> None:
+    source = "\n".join([
+        '"""Not torch._C.DisableTorchFunction: that would switch the guard off."""',
+        "import torch",
+        "from torch.utils._python_dispatch import _disable_current_modes",
+        "# torch._C._pop_torch_function_stack() is not used",
+        "with torch._C.DisableTorchFunction():",
+        "    pass",
+        "mode = getattr(torch._C, '_pop_torch_' + 'function_stack')()",
+        "lib = torch._C._dispatch_library('IMPL', 'aten', '')",
+    ])
+    assert _apis(source) == [("torch.utils._python_dispatch._disable_current_modes", 3),
+                             ("torch._C.DisableTorchFunction", 5), ("torch._C._pop_torch_function_stack", 7),
+                             ("torch._C._dispatch_library", 8)]
+
+
+def test_the_modules_a_step_imports_are_scanned_with_it(tmp_path: Path) -> None:
+    """Helper modules (transitively) and ``__init__.py`` when a name is imported from the package;
+    not other steps' modules (their own step scans them), nor modules the step does not import."""
+    package = tmp_path / "attention"
+    package.mkdir()
+    files = {
+        "__init__.py": "import torch.nn.functional as F\nfast = F.scaled_dot_product_attention\n",
+        "self_attention.py": "from attention.helpers import attend\nfrom attention import fast\n",
+        "helpers.py": '"""Helpers: not F.scaled_dot_product_attention."""\nfrom .inner import deep\n',
+        "inner.py": "import torch\n\ndef deep(q):\n    return torch._C._nn.scaled_dot_product_attention(q, q, q)\n",
+        "unused.py": "import torch.nn.functional as F\nF.scaled_dot_product_attention\n",
+        "multi_head.py": "import torch\nlayer = torch.nn.MultiheadAttention\n",
+        "causal_attention.py": "from attention.multi_head import layer\n",
+    }
+    for name, text in files.items():
+        (package / name).write_text(text)
+    steps = {"self_attention", "multi_head", "causal_attention"}
+    found = [(name, v.api, v.line) for name, v in scan_step(package, "self_attention", steps)]
+    sdpa = "torch.nn.functional.scaled_dot_product_attention"
+    assert sorted(found) == [("__init__.py", sdpa, 2), ("inner.py", sdpa, 4)]
+    assert scan_step(package, "causal_attention", steps) == []  # multi_head.py costs its own step
+    assert scan_step(package, "missing_step", steps) == []
 
 
 def _notebook_self_attention(forward_body: str) -> dict:

@@ -138,8 +138,18 @@ FORBIDDEN_CASES = {
     "forbidden_mha_subclass": ("torch.nn.MultiheadAttention", "called"),
     "forbidden_mha_forward": ("torch.nn.functional.multi_head_attention_forward", "called"),
     "forbidden_thread": (SDPA, "called"),
-    "forbidden_in_helper_module": (SDPA, "called"),  # attention/utils.py, called from the step
+    "forbidden_in_helper_module": (SDPA, "uses"),  # attention/utils.py: the scan reads the modules a step imports
     "forbidden_unused_branch": (SDPA, "uses"),  # the policy: a reference that can reach the API counts
+    # Below, torch-function modes are switched off or popped: the dispatcher ban (sandbox/ban.py) decides.
+    "forbidden_disabled_in_helper": (SDPA, "uses"),  # the case: F.<sdpa> under DisableTorchFunction, helper
+    "forbidden_disable_torch_function": (SDPA, "called"),
+    "forbidden_mode_popped": (SDPA, "called"),  # every mode popped, then torch.ops.aten
+    "forbidden_exec": (SDPA, "called"),  # exec of source built at run time
+    "forbidden_decompose": ("torch.ops.aten._scaled_dot_product_attention_math", "called"),  # importlib + decompose
+    "forbidden_mha_weights": ("torch.nn.MultiheadAttention", "called"),  # need_weights=True: plain ops in torch
+    "forbidden_undo_ban": ("torch.ops.aten._scaled_dot_product_attention_math", "called"),  # gc, tracer, rebind; vmap
+    "forbidden_in_init": (SDPA, "called"),  # attention/__init__.py, torch._C._nn by a run-time name
+    "forbidden_subprocess": ("subprocess.Popen", "called"),  # a fresh Python would have no ban: refused
 }
 
 

@@ -253,7 +253,11 @@ STEAL = textwrap.dedent('''
         found += [m for m in state.package.standins if m not in ("tokens", "embedding", "projections")]
         found += [code.co_filename for code in state.trusted_code
                   if code.co_filename.endswith(("scores.py", "weights.py", "context.py"))]
-        found += [repr(obj) for obj in gc.get_objects()
+        try:
+            objects = gc.get_objects()
+        except RuntimeError:  # refused in the child (the forbidden-API ban's audit hook): nothing to find there
+            objects = []
+        found += [repr(obj) for obj in objects
                   if callable(obj) and getattr(obj, "__name__", "") == "attention_scores"
                   and "autograder" in getattr(obj, "__module__", "")]
         return found

@@ -26,6 +26,7 @@ def render_steps_module(course: Course) -> str:
         "    module: str",
         "    notebook: str",
         "    api: tuple[str, ...]",
+        "    from_scratch: bool = False  # forbidden APIs (selfcheck.forbidden) cost such a step all its points",
         "",
         "",
         "STEPS = (",
@@ -33,7 +34,8 @@ def render_steps_module(course: Course) -> str:
     for number, step in enumerate(course.steps, start=1):
         fields = [repr(number), repr(step.id), repr(step.title), repr(step.module), repr(step.notebook)]
         api = tuple(step.api)
-        one_line = f"    StepInfo({', '.join([*fields, repr(api)])}),"
+        scratch = ["True"] if step.from_scratch else []
+        one_line = f"    StepInfo({', '.join([*fields, repr(api), *scratch])}),"
         if len(one_line) <= MAX_LINE:
             lines.append(one_line)
             continue
@@ -43,6 +45,7 @@ def render_steps_module(course: Course) -> str:
             lines.append(f"        {api!r},")
         else:
             lines += ["        (", *(f"            {name!r}," for name in api), "        ),"]
+        lines += [f"        {flag}," for flag in scratch]
         lines.append("    ),")
     lines += [")", "", "BY_ID = {step.id: step for step in STEPS}", ""]
     return "\n".join(lines)

@@ -20,14 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from selfcheck.errors import CallFailed
+from selfcheck.forbidden import called_message, uses_message
+from selfcheck.forbidden_scan import scan_step
 from selfcheck.registry import Check, CheckRegistry, Outcome, run_check
 
-from .. import REPO_ROOT
+from .. import REPO_ROOT, parsing
 from ..course import Course, Step
 from ..sandbox.remote import TIMINGS, Budget, RemoteSubject, SessionSpec, StepSession, Zygote
 from ..sandbox.uids import reserve_uid_block
 from ..sandbox.unprivileged import GradingMode, grading_mode
-from .forbidden import scan
 from .intake import PrivateCopy, Submission, make_private_copy
 from .public_example import CALL_SECONDS as EXAMPLE_CALL_SECONDS
 from .public_example import examples_for, learner_examples
@@ -219,11 +220,11 @@ class Grader:
         if not module_file.is_file():
             return f"not graded: {filename} is missing from the submission"
         if step.from_scratch:
-            violations = scan(module_file.read_text(encoding="utf-8", errors="replace"))
-            if violations:
-                uses = "; ".join(v.describe(filename) for v in violations)
-                return (f"{uses}. Step {step.id!r} must be implemented from scratch, without "
-                        f"{violations[0].api}, so its tests score 0")
+            step_modules = {s.module for s in self.course.steps}
+            found = scan_step(copy.package_dir, step.module, step_modules, parsing.parse)
+            if found:
+                uses = [violation.describe(f"attention/{name}") for name, violation in found]
+                return uses_message(uses, found[0][1].api, step.id)
         return None
 
     def _run_checks(self, step: Step, checks: list[Check], copy: PrivateCopy, budget: Budget, uid: int | None,
@@ -268,10 +269,7 @@ class Grader:
             if session is not None:
                 session.close()
         if step.from_scratch and used:  # seen in any test (or at import): the whole step scores 0
-            names = ", ".join(sorted(used))
-            return [Outcome("failed", f"your code called {names} while {filename} was graded; step "
-                                      f"{step.id!r} must be implemented from scratch, so all its tests score 0")
-                    ] * len(checks)
+            return [Outcome("failed", called_message(used, filename, step.id))] * len(checks)
         if capped:
             note = (f" (Your code printed more than {self.course.limits.output_kb} KB; printing beyond that "
                     "raises an error. Print less.)")
@@ -309,6 +307,7 @@ class Grader:
             output_bytes=self.course.limits.output_kb * 1024,
             uid=uid,
             hidden_paths=self.hidden_paths,
+            from_scratch=step.from_scratch,
         )
         session = StepSession(self.zygote, spec, self.course.limits.call_seconds, budget)
         session.start()

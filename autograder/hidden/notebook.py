@@ -190,7 +190,8 @@ def _guarded_run(step_id: str, namespace: MutableMapping[str, Any], checks: list
     import sys
 
     from autograder import reference
-    from autograder.sandbox.guard import ForbiddenGuard, code_objects
+    from autograder.sandbox.guard import code_objects
+    from selfcheck.forbidden import ForbiddenGuard
 
     reference.namespace()  # loads every reference module now, so that all their code is known as the grader's
     grader = [m for name, m in list(sys.modules.items())

@@ -1,8 +1,8 @@
 """What runs inside the sandboxed child, after `isolation.confine`.
 
-1. The forbidden-API guard (`sandbox.guard`) notes every call to torch's attention shortcuts
-   that learner code makes, by whatever route (calls from the grader's stand-ins are not the
-   learner's).
+1. The forbidden-API guard (`sandbox.guard`, with the dispatcher ban of `sandbox.ban`) refuses
+   and notes every call to torch's attention shortcuts that learner code makes, by whatever
+   route (calls from the grader's stand-ins are not the learner's).
 2. The ``attention`` package (`sandbox.standins`): the step under test, helper modules and later
    steps are the learner's files; the modules of earlier steps are stand-ins from
    `autograder.reference` for their API names, and the learner's own file for anything else.
@@ -29,7 +29,7 @@ from torch import nn
 from selfcheck.errors import learner_location
 from selfcheck.plain import copy_into_parameters, qualified_name, same_tensor, tensors_in, to_plain
 
-from .guard import ForbiddenGuard, code_objects
+from .guard import ChildGuard, code_objects
 from .standins import LearnerPackage
 from .wire import WireError, decode_value, encode_value, recv_message, send_message
 
@@ -42,6 +42,7 @@ class StepPlan:
     module: str
     standins: dict[str, tuple[str, ...]]  # module name -> api names, for earlier steps
     step_ids: dict[str, str]  # module name -> step id (for stand-ins)
+    from_scratch: bool = False  # the step's forbidden APIs are banned, and so is starting a program
 
 
 class _GraderImportBlocker:
@@ -88,7 +89,7 @@ def build_package(plan: StepPlan) -> types.ModuleType:
 class CallServer:
     """Answers the grader's requests about one learner module."""
 
-    def __init__(self, conn: Any, plan: StepPlan, guard: ForbiddenGuard, isolation: list[str]) -> None:
+    def __init__(self, conn: Any, plan: StepPlan, guard: ChildGuard, isolation: list[str]) -> None:
         self.conn = conn
         self.isolation = isolation
         self.plan = plan
@@ -241,8 +242,8 @@ def run_child(conn: Any, plan: StepPlan, isolation: list[str]) -> None:
     """Entry point in the child after `build_package` and confinement: guard, import, serve; never returns."""
     status = 0
     try:
-        guard = ForbiddenGuard(_state.trusted_code if _state is not None else frozenset())
-        guard.install()
+        guard = ChildGuard(_state.trusted_code if _state is not None else frozenset())
+        guard.install(refuse_processes=plan.from_scratch)
         if _state is not None:
             _state.package.quiet = guard.suspended
         server = CallServer(conn, plan, guard, isolation)

@@ -1,56 +1,43 @@
-"""The run-time forbidden-API guard of the sandboxed child.
+"""The sandboxed child's forbidden-API guard: `ChildGuard`, the shipped `ForbiddenGuard` installed for good.
 
-One mechanism for every route: a `torch.overrides.TorchFunctionMode`, entered for the child's
-whole life, sees each torch function call made from Python, whichever namespace the function was
-reached through (``torch.nn.functional``, ``torch._C._nn``, ``torch``, ``torch._C._VariableFunctions``,
-``torch.ops.aten`` with or without an overload, a ``functools.partial``, a handle bound at import
-time, ``getattr`` / ``operator.attrgetter`` / ``importlib`` lookups). A call whose name is in
-`autograder.forbidden_apis` is the learner's unless the nearest caller outside torch's own files is
-the grader's reference code (the stand-ins of earlier steps), recognised by its code objects. So
-torch internals called on the learner's behalf (``nn.MultiheadAttention.forward``,
-``nn.TransformerEncoderLayer``) count, and a stand-in's own attention call does not.
-``nn.MultiheadAttention`` is also guarded at construction (a subclass that is built but never run).
-
-Threads started by learner code enter the mode too. Calls made while an earlier step's learner
+`ChildGuard.install` (the child, before any learner file runs) binds the dispatcher ban
+(`sandbox.ban`: every route to a forbidden op ends in a kernel that records and raises), enters
+the torch-function mode for the child's whole life (it names the API however it was reached),
+records ``nn.MultiheadAttention`` construction (a subclass that is built but never run), and makes
+every thread learner code starts enter the mode too. Calls made while an earlier step's learner
 module runs its top-level code (imported for a helper, `sandbox.standins`) are that step's
-business, not the one under test: the guard is suspended then.
+business: the guard records nothing then (the ban still raises).
 
-In-process code can always undo an in-process guard (pop the mode, patch this object), and
-another process (``subprocess``) is not watched; the parent's static scan (`grading.forbidden`)
-does not depend on the child. The guard catches what the scan cannot see: names built at run time.
+The mode alone can be switched off (``DisableTorchFunction``, popping it); the ban cannot, from
+Python. Another process (``subprocess``) is not watched; the parent's static scan
+(`selfcheck.forbidden_scan`) does not depend on the child.
 """
 
 from __future__ import annotations
 
 import _thread
-import contextlib
 import os
-import sys
 import threading
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
-import torch
 from torch import nn
-from torch.overrides import TorchFunctionMode
 
-from ..forbidden_apis import FORBIDDEN_NAMES
+from selfcheck.forbidden import ForbiddenGuard
 
-_TORCH_DIR = os.path.dirname(os.path.realpath(torch.__file__)) + os.sep
+from .ban import install_ban
 
 
-class ForbiddenGuard(TorchFunctionMode):
-    """Records the forbidden torch APIs learner code calls (`take` hands them over and forgets them)."""
+class ChildGuard(ForbiddenGuard):
+    """The guard of a sandboxed child: `install` once, before learner code runs."""
 
-    def __init__(self, trusted_code: frozenset[types.CodeType] = frozenset()) -> None:
-        super().__init__()
-        self.trusted_code = trusted_code
-        self.used: set[str] = set()
-        self._suspended: dict[int, int] = {}  # thread id -> depth
-
-    def install(self) -> None:
-        """Start watching: enter the mode for good and guard ``nn.MultiheadAttention`` construction."""
+    def install(self, refuse_processes: bool = False) -> None:
+        """Start watching for good (the sandboxed child): ban the ops in torch's dispatcher
+        (`sandbox.ban`; ``refuse_processes`` in a from-scratch step), enter the mode and guard
+        ``nn.MultiheadAttention`` construction."""
+        install_ban(self.trusted_code, frozenset({ForbiddenGuard.__torch_function__.__code__}), self.record,
+                    refuse_processes)
         self.__enter__()
         guard = self
         original_init = nn.MultiheadAttention.__init__
@@ -77,38 +64,6 @@ class ForbiddenGuard(TorchFunctionMode):
 
         _thread.start_new_thread = start_new_thread
         threading._start_new_thread = start_new_thread  # type: ignore[attr-defined]
-
-    def __torch_function__(self, func: Any, types: Iterable[type], args: tuple = (), kwargs: dict | None = None) -> Any:
-        name = getattr(func, "__name__", None)
-        if isinstance(name, str):
-            base = name.partition(".")[0]  # "scaled_dot_product_attention.default" -> the packet's name
-            if base in FORBIDDEN_NAMES:
-                self.note(base, depth=2)
-        return func(*args, **(kwargs or {}))
-
-    def note(self, name: str, depth: int) -> None:
-        """Record ``name`` if the call ``depth`` frames up is the learner's (see the module docstring)."""
-        if self._suspended.get(threading.get_ident()):
-            return
-        frame: types.FrameType | None = sys._getframe(depth)
-        while frame is not None and frame.f_code.co_filename.startswith(_TORCH_DIR):
-            frame = frame.f_back
-        if frame is None or frame.f_code not in self.trusted_code:
-            self.used.add(FORBIDDEN_NAMES[name])
-
-    @contextlib.contextmanager
-    def suspended(self) -> Iterator[None]:
-        """Calls made in this thread meanwhile are not recorded (an earlier step's module body)."""
-        thread = threading.get_ident()
-        self._suspended[thread] = self._suspended.get(thread, 0) + 1
-        try:
-            yield
-        finally:
-            self._suspended[thread] -= 1
-
-    def take(self) -> list[str]:
-        used, self.used = sorted(self.used), set()
-        return used
 
 
 def code_objects(modules: Iterable[types.ModuleType]) -> frozenset[types.CodeType]:

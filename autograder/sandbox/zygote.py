@@ -29,6 +29,7 @@ import torch
 
 from selfcheck import plain as _plain  # noqa: F401 - preloaded before any fork
 
+from .ban import prepare_ban
 from .child import StepPlan, build_package, run_child
 from .cleanup import kill_tree, reap
 from .isolation import Confinement, confine, set_child_subreaper
@@ -54,6 +55,7 @@ def warm_up() -> None:
     x = torch.randn(2, 3, 4)
     torch.softmax(x @ x.transpose(-2, -1) / 2.0, dim=-1).masked_fill(torch.ones(3, 3).triu(1).bool(), 0.0)
     torch.nn.functional.scaled_dot_product_attention(x, x, x, is_causal=True)
+    prepare_ban()  # once here, not per child: from now on every forbidden op raises until a child binds it
 
 
 def describe_status(status: int) -> str:
@@ -95,6 +97,7 @@ class ZygoteServer:
             module=request["plan"]["module"],
             standins={k: tuple(v) for k, v in request["plan"]["standins"].items()},
             step_ids=dict(request["plan"]["step_ids"]),
+            from_scratch=bool(request["plan"].get("from_scratch", False)),
         )
         settings = Confinement(
             memory_bytes=int(request["confinement"]["memory_bytes"]),

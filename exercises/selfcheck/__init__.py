@@ -3,7 +3,8 @@
 The check library shared by the public tests (pytest), the notebooks and the grader:
 `selfcheck.subject` wraps learner code, `selfcheck.compare` asserts with clear messages,
 `selfcheck.registry` registers and runs checks, `selfcheck.mistakes` is the one catalogue of common
-mistakes, `selfcheck.public` holds the public checks (one module per step).
+mistakes, `selfcheck.public` holds the public checks (one module per step), `selfcheck.forbidden` and
+`selfcheck.forbidden_scan` the forbidden APIs, their messages, run-time guard and static scan.
 """
 
 from .compare import (

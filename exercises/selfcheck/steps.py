@@ -10,6 +10,7 @@ class StepInfo(NamedTuple):
     module: str
     notebook: str
     api: tuple[str, ...]
+    from_scratch: bool = False  # forbidden APIs (selfcheck.forbidden) cost such a step all its points
 
 
 STEPS = (
@@ -23,9 +24,9 @@ STEPS = (
         '03_projections',
         ('init_projections', 'project_qkv'),
     ),
-    StepInfo(4, 'scores', 'Unnormalized attention scores', 'scores', '04_scores', ('attention_scores',)),
-    StepInfo(5, 'weights', 'Scaled softmax: attention weights', 'weights', '05_weights', ('attention_weights',)),
-    StepInfo(6, 'context', 'Context vectors', 'context', '06_context', ('context_vectors',)),
+    StepInfo(4, 'scores', 'Unnormalized attention scores', 'scores', '04_scores', ('attention_scores',), True),
+    StepInfo(5, 'weights', 'Scaled softmax: attention weights', 'weights', '05_weights', ('attention_weights',), True),
+    StepInfo(6, 'context', 'Context vectors', 'context', '06_context', ('context_vectors',), True),
     StepInfo(
         7,
         'self_attention',
@@ -33,6 +34,7 @@ STEPS = (
         'self_attention',
         '07_self_attention_and_heads',
         ('SelfAttention',),
+        True,
     ),
     StepInfo(
         8,
@@ -41,8 +43,17 @@ STEPS = (
         'multi_head',
         '07_self_attention_and_heads',
         ('MultiHeadAttentionWrapper', 'MultiHeadAttention'),
+        True,
     ),
-    StepInfo(9, 'cross_attention', 'Cross-attention', 'cross_attention', '08_cross_attention', ('CrossAttention',)),
+    StepInfo(
+        9,
+        'cross_attention',
+        'Cross-attention',
+        'cross_attention',
+        '08_cross_attention',
+        ('CrossAttention',),
+        True,
+    ),
     StepInfo(
         10,
         'causal_pairs',
@@ -50,6 +61,7 @@ STEPS = (
         'causal_pairs',
         '09_causal_pairs',
         ('causal_pairs', 'count_causal_pairs', 'keys_attended'),
+        True,
     ),
     StepInfo(
         11,
@@ -58,6 +70,7 @@ STEPS = (
         'causal_mask',
         '10_causal_mask',
         ('tril_mask', 'mask_and_renormalize', 'causal_mask', 'mask_scores', 'causal_attention_weights', 'is_causal'),
+        True,
     ),
     StepInfo(
         12,
@@ -66,6 +79,7 @@ STEPS = (
         'causal_attention',
         '11_causal_attention_and_kv_cache',
         ('token_output', 'CausalSelfAttention'),
+        True,
     ),
     StepInfo(
         13,
@@ -74,6 +88,7 @@ STEPS = (
         'kv_cache',
         '11_causal_attention_and_kv_cache',
         ('KVCache', 'decode_step'),
+        True,
     ),
 )
 

@@ -18,7 +18,7 @@ import random
 import sys
 import types
 from collections.abc import Iterator, Mapping, MutableMapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -331,9 +331,11 @@ class LocalSubject(Subject):
         *,
         too_slow: MutableMapping[str, str] | None = None,
         seconds: float = CALL_SECONDS,
+        guard: AbstractContextManager[Any] | None = None,
     ) -> None:
         super().__init__(step, origin)
         self._namespace = namespace
+        self.guard = guard
         self.too_slow: MutableMapping[str, str] = {} if too_slow is None else too_slow
         self.seconds = seconds
         self.timed_out: str | None = None
@@ -350,7 +352,7 @@ class LocalSubject(Subject):
             self.timed_out = self.too_slow[label]
             raise CallFailed(f"{self.too_slow[label]} (in an earlier check, so it was not run again)")
         try:
-            with time_limit(self.seconds):
+            with time_limit(self.seconds), (self.guard if self.guard is not None else nullcontext()):
                 yield
         except TimeLimitReached:
             self.timed_out = self.too_slow[label] = too_slow_message(label, self.seconds)

@@ -1,0 +1,25 @@
+"""Hostile: exec of source text built at run time, guard switched off."""
+import torch
+from torch import nn
+
+from attention.projections import init_projections
+
+def attend(queries, keys, values):
+    source = "out = torch.nn.functional." + "".join(reversed("noitnetta_tcudorp_tod_delacs")) + "(q, k, v)"
+    scope = {"torch": torch, "q": queries, "k": keys, "v": values}
+    with getattr(torch._C, "".join(reversed("noitcnuFhcroTelbasiD")))():
+        exec(compile(source, "<string>", "exec"), scope)
+    return scope["out"]
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, d_in, d_out_kq, d_out_v):
+        super().__init__()
+        self.d_in = d_in
+        self.W_query, self.W_key, self.W_value = init_projections(d_in, d_out_kq, d_out_v)
+
+    def forward(self, x):
+        if x.dim() < 2 or x.shape[-1] != self.d_in:
+            raise ValueError(f"x must have shape (T, {self.d_in}) or (B, T, {self.d_in}), got {tuple(x.shape)}")
+        queries, keys, values = x @ self.W_query, x @ self.W_key, x @ self.W_value
+        return attend(queries, keys, values)

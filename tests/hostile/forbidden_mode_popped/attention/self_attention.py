@@ -1,0 +1,29 @@
+"""Hostile: every torch-function mode popped off the stack, then torch.ops.aten by a run-time name."""
+import torch
+from torch import nn
+
+from attention.projections import init_projections
+
+def attend(queries, keys, values):
+    popped, pop = [], getattr(torch._C, "".join(reversed("kcats_noitcnuf_hcrot_pop_")))  # run-time names
+    while torch._C._len_torch_function_stack():
+        popped.append(pop())
+    try:
+        op = getattr(torch.ops.aten, "".join(reversed("noitnetta_tcudorp_tod_delacs")))
+        return op(queries, keys, values)
+    finally:
+        for mode in reversed(popped):
+            torch._C._push_on_torch_function_stack(mode)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, d_in, d_out_kq, d_out_v):
+        super().__init__()
+        self.d_in = d_in
+        self.W_query, self.W_key, self.W_value = init_projections(d_in, d_out_kq, d_out_v)
+
+    def forward(self, x):
+        if x.dim() < 2 or x.shape[-1] != self.d_in:
+            raise ValueError(f"x must have shape (T, {self.d_in}) or (B, T, {self.d_in}), got {tuple(x.shape)}")
+        queries, keys, values = x @ self.W_query, x @ self.W_key, x @ self.W_value
+        return attend(queries, keys, values)
