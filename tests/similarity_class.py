@@ -34,7 +34,8 @@ LOOPS = {  # steps 1-6 with loops and elementwise products
              "torch.manual_seed(seed)\ntable = nn.Embedding(vocab_size, dim)\nwith torch.no_grad():\n"
              "    vectors = table(ids.to(torch.int64))\nreturn vectors",
     "init_projections": "if seed is not None:\n    torch.manual_seed(seed)\nmats = []\n"
-                        "for cols in (d_out_kq, d_out_kq, d_out_v):\n    mats.append(nn.Parameter(torch.rand(d_in, cols)))\n"
+                        "for cols in (d_out_kq, d_out_kq, d_out_v):\n"
+                        "    mats.append(nn.Parameter(torch.rand(d_in, cols)))\n"
                         "return tuple(mats)",
     "project_qkv": "results = []\nfor matrix in (W_query, W_key, W_value):\n    if matrix.shape[0] != x.shape[-1]:\n"
                    "        raise ValueError('shape mismatch between x and a projection')\n"
@@ -82,7 +83,8 @@ ARTICLE = {  # the article's listings, as a learner fits them into the stubs
                                "self.W_query = nn.Parameter(torch.rand(d_in, d_out_kq))\n"
                                "self.W_key = nn.Parameter(torch.rand(d_in, d_out_kq))\n"
                                "self.W_value = nn.Parameter(torch.rand(d_in, d_out_v))",
-    "CrossAttention.forward": "queries_1 = x_1 @ self.W_query\nkeys_2 = x_2 @ self.W_key\nvalues_2 = x_2 @ self.W_value\n"
+    "CrossAttention.forward": "queries_1 = x_1 @ self.W_query\nkeys_2 = x_2 @ self.W_key\n"
+                              "values_2 = x_2 @ self.W_value\n"
                               "attn_scores = queries_1 @ keys_2.T\n"
                               "attn_weights = torch.softmax(attn_scores / self.d_out_kq**0.5, dim=-1)\n"
                               "context_vec = attn_weights @ values_2\nreturn context_vec",

@@ -60,7 +60,7 @@ PARALLEL_FROM = 40  # classes this large are read and fingerprinted in two proce
 
 
 @dataclass
-class Sources:
+class CourseSources:
     """What nothing is counted against two learners for: stubs, solutions and article, as k-gram hashes."""
 
     stubs: dict[str, np.ndarray] = field(default_factory=dict)  # file key -> every k-gram of its stubs
@@ -121,13 +121,13 @@ def file_keys(course: Course) -> dict[str, list[str]]:
     return keys
 
 
-def course_sources(course: Course, root: Path = REPO_ROOT) -> Sources:
+def course_sources(course: Course, root: Path = REPO_ROOT) -> CourseSources:
     """Stubs, solutions and the article, from ``exercises/``, ``solutions/`` and `ARTICLE_LISTINGS`.
 
     Grade time never imports the release code: a stub is what `autograder.markers` leaves of a
     solution module once its regions are cut out, plus the released files when they are here.
     """
-    sources = Sources(article=_as_array(kgram_set(ARTICLE_LISTINGS)))
+    sources = CourseSources(article=_as_array(kgram_set(ARTICLE_LISTINGS)))
     released = root / "exercises" / "attention"
     notebooks = root / "exercises" / "notebooks"
     solutions = root / "solutions" / "attention"
@@ -180,7 +180,7 @@ def read_code(submission: Submission, course: Course, scratch: Path) -> tuple[di
         shutil.rmtree(private.root, ignore_errors=True)
 
 
-def study(codes: dict[str, str], sources: Sources, form: str = "") -> Studied:
+def study(codes: dict[str, str], sources: CourseSources, form: str = "") -> Studied:
     """Fingerprint a submission's files and sort their fingerprints (`fingerprints.classify`).
 
     A file that is exactly one of its stubs is skipped: it holds nothing of the learner's.
@@ -197,7 +197,7 @@ def study(codes: dict[str, str], sources: Sources, form: str = "") -> Studied:
     return studied
 
 
-_WORK: tuple[list[Submission], Course, Sources, Path] | None = None  # what forked workers read
+_WORK: tuple[list[Submission], Course, CourseSources, Path] | None = None  # what forked workers read
 
 
 def _study_one(index: int) -> Studied:
@@ -207,7 +207,7 @@ def _study_one(index: int) -> Studied:
     return study(codes, sources, form)
 
 
-def study_all(submissions: Sequence[Submission], course: Course, sources: Sources, *, jobs: int = 2,
+def study_all(submissions: Sequence[Submission], course: Course, sources: CourseSources, *, jobs: int = 2,
               ) -> dict[str, Studied]:
     """Read and fingerprint every submission: in ``jobs`` forked processes for a large class, else here."""
     global _WORK
@@ -290,7 +290,7 @@ def highlighted_slices(result: SimilarityResult, pair: Pair, key: str) -> tuple[
     return first, second
 
 
-def similarity_of(submissions: Sequence[Submission], course: Course, sources: Sources | None = None, *,
+def similarity_of(submissions: Sequence[Submission], course: Course, sources: CourseSources | None = None, *,
                   jobs: int = 2) -> SimilarityResult:
     """Read every submission through the intake, fingerprint it, and compare them all."""
     sources = sources or course_sources(course)
