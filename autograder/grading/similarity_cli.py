@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import io
 import sys
 import time
@@ -64,6 +65,8 @@ def write_similarity(out_dir: Path, submissions: Sequence[Submission], course: C
 def run(args: argparse.Namespace) -> int:
     from ..course import COURSE_FILE, load_course
 
+    if importlib.util.find_spec("copydetect") is None:
+        raise UsageError("copydetect is not installed: pip install -r requirements/course.txt")
     course = load_course(args.course or COURSE_FILE)
     paths = args.submissions or [str(SAMPLES)]
     for text in paths:
