@@ -66,7 +66,7 @@ def test_the_disguised_copy_ranks_above_every_honest_pair(result: SimilarityResu
 
 def test_honest_work_in_other_styles_is_not_flagged(result: SimilarityResult) -> None:
     assert [(p.first, p.second) for p in result.flagged] == [("complete_einsum", "disguised")]
-    assert all(p.score < FLAG_SCORE / 2 for p in result.pairs[1:]), result.pairs[1:4]
+    assert all(p.score < FLAG_SCORE / 2 for p in result.pairs[1:]), result.pairs[1:4]  # far below the line
 
 
 def test_stubs_only_submissions_share_nothing(result: SimilarityResult) -> None:
@@ -95,7 +95,7 @@ def test_following_the_article_or_the_solutions_is_shown_per_submission(result: 
 
 
 def test_common_code_is_relative_to_class_size() -> None:
-    assert common_limit(4) == 2 and common_limit(40) == 4 and common_limit(500) == 50
+    assert common_limit(4) == 3 and common_limit(40) == 4 and common_limit(500) == 50
 
 
 def test_notebooks_and_packages_are_compared_alike(tmp_path: Path) -> None:
@@ -113,6 +113,20 @@ def test_notebooks_and_packages_are_compared_alike(tmp_path: Path) -> None:
     assert found.studied["notebooks"].form == "notebooks"
     for name in ("notebook_stubs", "notebook_stubs_again"):  # the grader's import line is not the learner's
         assert found.distinctive[name] == 0 and not [p for p in found.pairs if name in (p.first, p.second)]
+
+
+def test_padding_a_copy_with_other_code_does_not_hide_it(batch: Path, tmp_path: Path) -> None:
+    """The score divides by the smaller side's distinctive code: the copier's padding does not dilute it."""
+    for name in ("complete_einsum", "disguised", "half_loops", "half_compact", "stubs_only"):
+        shutil.copytree(batch / name, tmp_path / name)
+    for path in (tmp_path / "disguised" / "attention").glob("*.py"):
+        padding = "".join(f"\n\ndef _pad_{n}(items):\n    total = {n}\n    for item in items[{n}:]:\n"
+                          f"        total = total * {n + 3} - item // {n + 1}\n    return total\n" for n in range(40))
+        path.write_text(path.read_text(encoding="utf-8") + padding, encoding="utf-8")
+    found = similarity_of(resolve_submissions([str(tmp_path)], COURSE), COURSE)
+    top = found.pairs[0]
+    assert {top.first, top.second} == {"complete_einsum", "disguised"} and top.flagged and top.score > 0.8, top
+    assert found.distinctive["disguised"] > 3 * found.distinctive["complete_einsum"]
 
 
 HOSTILE_NAME = "<script>alert('name')</script>"

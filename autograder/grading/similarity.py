@@ -49,10 +49,10 @@ from .fingerprints import FileFingerprint, Parts, classify, fingerprint, kgram_s
 from .intake import PACKAGE, Submission, make_private_copy
 
 COMMON_SHARE = 0.1  # code in more than this share of the class is common (at least MIN_COMMON submissions)
-MIN_COMMON = 2
-MIN_OWN = 12  # a pair's score divides by at least this many fingerprints (tiny code cannot score high)
+MIN_COMMON = 3
+MIN_OWN = 25  # a score divides by at least this many fingerprints (about three lines): tiny code cannot score high
 FLAG_SCORE = 0.5  # marked for review: at least this score ...
-FLAG_SHARED = 10  # ... and at least this many shared distinctive fingerprints
+FLAG_SHARED = 20  # ... and at least this many shared distinctive fingerprints
 REFERENCE_SHARE = 0.8  # "matches the reference solution" / "follows the article" in a file from this share ...
 REFERENCE_OWN = 5  # ... of at least this many of its own fingerprints
 OTHER = "other modules"  # the key of a submission's .py files that are no step's module

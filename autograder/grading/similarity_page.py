@@ -16,6 +16,8 @@ import io
 import math
 from html import escape
 
+import numpy as np
+
 from ..course import Course
 from .feedback_page import STYLE
 from .roster import Student
@@ -101,12 +103,21 @@ def histogram_svg(scores: list[float], *, threshold: float = FLAG_SCORE, width: 
     return "".join(parts)
 
 
-def _marked(code: str, slices: object) -> str:
-    from copydetect.utils import highlight_overlap
+def _marked(code: str, slices: np.ndarray) -> str:
+    """``code`` escaped, every line that a slice (copydetect's start and end positions) touches in ``<mark>``.
 
-    if getattr(slices, "size", 0) == 0 or len(code) == 0:
-        return escape(code)
-    return highlight_overlap(code, slices, "<mark>", "</mark>", escape_html=True)[0]
+    Whole lines: copydetect's positions in the original text can be a few characters off.
+    """
+    lines = code.splitlines()
+    starts = np.cumsum([0] + [len(line) + 1 for line in lines])
+    marked: set[int] = set()
+    if getattr(slices, "size", 0):
+        for start, end in zip(*np.asarray(slices, dtype=np.int64), strict=True):
+            first = int(np.searchsorted(starts, start, side="right")) - 1
+            last = int(np.searchsorted(starts, max(start, end - 1), side="right")) - 1
+            marked.update(range(first, last + 1))
+    return "\n".join(f"<mark>{escape(line)}</mark>" if n in marked and line.strip() else escape(line)
+                     for n, line in enumerate(lines))
 
 
 def _view(result: SimilarityResult, pair: Pair, rank: int, course: Course, grades: dict[str, str],
