@@ -94,6 +94,16 @@ def test_following_the_article_or_the_solutions_is_shown_per_submission(result: 
     assert not result.article_steps["half_compact"] and not result.article_steps["half_loops"]
 
 
+def test_two_processes_find_what_one_finds(batch: Path, result: SimilarityResult,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large class is fingerprinted in two forked processes: the hash is the same in every process."""
+    from autograder.grading import similarity
+
+    monkeypatch.setattr(similarity, "PARALLEL_FROM", 2)
+    again = similarity_of(resolve_submissions([str(batch)], COURSE), COURSE, jobs=2)
+    assert [(p.first, p.second, p.shared) for p in again.pairs] == [(p.first, p.second, p.shared) for p in result.pairs]
+
+
 def test_common_code_is_relative_to_class_size() -> None:
     assert common_limit(4) == 3 and common_limit(40) == 4 and common_limit(500) == 50
 
