@@ -139,6 +139,20 @@ def test_padding_a_copy_with_other_code_does_not_hide_it(batch: Path, tmp_path: 
     assert found.distinctive["disguised"] > 3 * found.distinctive["complete_einsum"]
 
 
+def test_a_huge_file_is_cut_with_a_note(tmp_path: Path) -> None:
+    """A file of megabytes (the intake's cap is 5 MB) is compared on its first 256 kB, and the page says so."""
+    from autograder.grading.similarity_page import similarity_html
+
+    write_package(tmp_path / "huge", LOOPS)
+    write_package(tmp_path / "other", {})
+    scores = tmp_path / "huge" / "attention" / "scores.py"
+    scores.write_text(scores.read_text(encoding="utf-8") + ("#" * 99 + "\n") * 20_000, encoding="utf-8")
+    found = similarity_of(resolve_submissions([str(tmp_path)], COURSE), COURSE)
+    assert found.studied["huge"].notes == ["scores: 1954 kB of code, only the first 256 kB compared"]
+    assert len(found.studied["huge"].codes["scores"]) == 256 * 1024
+    assert "Not compared in full" in similarity_html(found, COURSE)
+
+
 HOSTILE_NAME = "<script>alert('name')</script>"
 HOSTILE_CODE = "# </pre><script>alert('code')</script>\n"
 

@@ -19,6 +19,7 @@ import numpy as np
 
 NOISE = 20  # k: fingerprints are k-grams of this many tokenised characters (copydetect's noise threshold)
 WINDOW = 4  # winnowing window: any match of NOISE + WINDOW - 1 tokenised characters is found
+_CHUNK = 1 << 16
 _POWERS = np.array([pow(1_000_003, NOISE - 1 - i, 2**64) for i in range(NOISE)], dtype=np.uint64)
 
 
@@ -35,8 +36,11 @@ def kgram_hashes(text: str) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     windows = np.lib.stride_tricks.sliding_window_view(codes, NOISE)
+    hashes = np.empty(len(windows), dtype=np.uint64)
     with np.errstate(over="ignore"):
-        return (windows * _POWERS).sum(axis=1, dtype=np.uint64).view(np.int64)
+        for start in range(0, len(windows), _CHUNK):  # bounded memory: NOISE x _CHUNK products at a time
+            hashes[start:start + _CHUNK] = (windows[start:start + _CHUNK] * _POWERS).sum(axis=1, dtype=np.uint64)
+    return hashes.view(np.int64)
 
 
 def kgram_set(code: str) -> set[int]:

@@ -56,6 +56,7 @@ FLAG_SHARED = 20  # ... and at least this many shared distinctive fingerprints
 REFERENCE_SHARE = 0.8  # "matches the reference solution" / "follows the article" in a file from this share ...
 REFERENCE_OWN = 5  # ... of at least this many of its own fingerprints
 OTHER = "other modules"  # the key of a submission's .py files that are no step's module
+MAX_COMPARED_CHARS = 256 * 1024  # of one file; the course's files are a few kB (a longer one is cut, with a note)
 PARALLEL_FROM = 40  # classes this large are read and fingerprinted in two processes (where fork exists)
 
 
@@ -85,6 +86,7 @@ class Studied:
     """One submission, read and fingerprinted: per file key its code, fingerprint and parts."""
 
     form: str
+    notes: list[str] = field(default_factory=list)  # for the instructor: what was not compared
     codes: dict[str, str] = field(default_factory=dict)
     prints: dict[str, FileFingerprint] = field(default_factory=dict)
     parts: dict[str, Parts] = field(default_factory=dict)
@@ -190,6 +192,10 @@ def study(codes: dict[str, str], sources: CourseSources, form: str = "") -> Stud
     for key, code in codes.items():
         if code.strip() in sources.stub_texts.get(key, ()):
             continue
+        if len(code) > MAX_COMPARED_CHARS:
+            studied.notes.append(f"{key}: {len(code) // 1024} kB of code, only the first "
+                                 f"{MAX_COMPARED_CHARS // 1024} kB compared")
+            code = code[:MAX_COMPARED_CHARS]
         studied.codes[key] = code
         studied.prints[key] = fingerprint(code)
         studied.parts[key] = classify(studied.prints[key], sources.stubs.get(key, empty),

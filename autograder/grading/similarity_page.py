@@ -201,6 +201,10 @@ def similarity_html(result: SimilarityResult, course: Course, *, grades: dict[st
         out.append("</table>")
     else:
         out.append("<p>No submission matches the solutions or the article in a step.</p>")
+    noted = [(name, result.studied[name].notes) for name in result.names if result.studied[name].notes]
+    if noted:
+        out.append("<h2>Not compared in full</h2><ul>" + "".join(
+            f"<li>{escape(_who(name, roster))}: {escape('; '.join(notes))}</li>" for name, notes in noted) + "</ul>")
     if result.pairs:
         out.append("<h2>Side by side</h2>")
         for rank, pair in enumerate(result.pairs[:TOP_VIEWS], start=1):
