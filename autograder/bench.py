@@ -13,7 +13,10 @@ Prints, from one run on this machine:
 4. with ``--scale``, the same batch with ``--jobs 1, 2, 4``, then 500 submissions (``--scale-submissions``)
    with the grader's resident memory sampled as submissions finish: time per submission and
    memory in each fifth of the run (linear time and flat memory show as equal rows);
-5. with ``--nbgrader``, the wall time of ``nbgrader autograde`` on one submission made of every
+5. the wall time of ``python -m autograder similarity`` on a class of ``--similarity-submissions``
+   (default 500) varied submissions: each step file taken from one of the samples, the solutions or
+   the stub, renamed per learner, with a helper of the learner's own;
+6. with ``--nbgrader``, the wall time of ``nbgrader autograde`` on one submission made of every
    step notebook (the course's own configuration), extrapolated to N submissions, and its ratio
    to the sandboxed grader's batch.
 
@@ -28,6 +31,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -74,6 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "with the grader's memory sampled (slow: minutes)")
     parser.add_argument("--scale-submissions", type=int, default=500, metavar="N",
                         help="batch size for --scale (default 500)")
+    parser.add_argument("--similarity-submissions", type=int, default=500, metavar="N",
+                        help="class size for timing `similarity` (default 500; 0 skips it)")
     parser.add_argument("--nbgrader", action="store_true",
                         help="also time nbgrader autograde on one submission of every notebook (slow: 1-2 minutes)")
 
@@ -148,6 +154,44 @@ def make_batch(root: Path, count: int) -> Path:
     return batch
 
 
+def make_varied_class(root: Path, count: int) -> Path:
+    """``count`` submissions, each step file one of the samples', the solutions' or the stub, names changed per learner.
+
+    Learner ``i`` takes its ``m``-th module from source ``(i + 7 m) mod 6``, renames ``scores`` and
+    ``values`` after itself, and adds a helper of its own: files differ in text, as a real class's do.
+    """
+    batch = root / f"class-{count}"
+    if batch.exists():
+        return batch
+    samples = REPO_ROOT / "autograder" / "samples"
+    origins = [samples / name / "attention" for name in ("complete_einsum", "partial_mistakes", "broken", "stubs_only")]
+    origins += [COMPLETE / "attention", REPO_ROOT / "exercises" / "attention"]
+    modules = sorted(p.name for p in origins[-1].glob("*.py"))
+    for index in range(count):
+        package = batch / f"learner{index:04d}" / "attention"
+        package.mkdir(parents=True)
+        for number, module in enumerate(modules):
+            origin = origins[(index + number * 7) % len(origins)] / module
+            text = origin.read_text(encoding="utf-8") if origin.is_file() else ""
+            text = text.replace("scores", f"scores{index}").replace("values", f"vals{index}")
+            text += f"\n\ndef _helper_{index}(x):\n    return x * {index} + {index * 7 % 13} - {number}\n"
+            (package / module).write_text(text, encoding="utf-8")
+    return batch
+
+
+def time_similarity(root: Path, count: int, env: dict[str, str]) -> list[tuple[str, str]]:
+    """Wall time of ``python -m autograder similarity`` on `make_varied_class` (two processes on two cores)."""
+    batch = make_varied_class(root, count)
+    command = [sys.executable, "-m", "autograder", "similarity", str(batch), "--out", str(root / "out-similarity")]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds = timed(command, env=env, cwd=REPO_ROOT)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return [(f"similarity of {count} varied submissions",
+             f"{seconds:6.2f} s  = {1000 * seconds / count:.0f} ms per submission"),
+            ("  CPU (the command and its two worker processes)", f"{cpu:6.2f} s")]
+
+
 def run(args: argparse.Namespace) -> int:
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     rows: list[tuple[str, str]] = []
@@ -170,6 +214,8 @@ def run(args: argparse.Namespace) -> int:
         rows.extend(breakdown(many))
         if args.scale:
             rows.extend(scaling(args, batch, root, env))
+        if args.similarity_submissions > 1:
+            rows.extend(time_similarity(root, args.similarity_submissions, env))
         if args.nbgrader:
             measured = time_nbgrader(root, env)
             if measured is None:

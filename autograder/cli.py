@@ -22,6 +22,8 @@ COMMANDS = {
     "release": ("autograder.build.release_cli",
                 "regenerate exercises/ (stubs, steps table, notebooks) from solutions/"),
     "check-course": ("autograder.course_cli", "validate course.yml and print the step table"),
+    "similarity": ("autograder.grading.similarity_cli",
+                   "compare submissions' code: similarity.html and similarity.csv, for a human to review"),
     "bench": ("autograder.bench", "measure grading speed against a bare `import torch`"),
     "export": ("autograder.build.export_cli", "build a Gradescope autograder or a GitHub Classroom template"),
 }

@@ -278,6 +278,23 @@ def test_roster_columns_and_the_lms_export(graded: Path) -> None:
     assert students["1001"][-1] == "100" and students["2000"][-1] == ""  # absent: empty, not 0
 
 
+def test_the_batch_also_gets_the_similarity_report(graded: Path) -> None:
+    """similarity.html and similarity.csv (tests/test_similarity.py tests them): grades and roster names shown."""
+    with open(graded / "grades.csv", newline="", encoding="utf-8") as handle:
+        grades = {row["submission"]: f"{row['score']}/{row['max_score']}" for row in csv.DictReader(handle)}
+    with open(graded / "similarity.csv", newline="", encoding="utf-8") as handle:
+        pairs = list(csv.DictReader(handle))
+    assert pairs, "broken copies modules of complete_einsum (its header says so)"
+    page = _text(_page(graded / "similarity.html"))
+    assert "never a verdict" in page
+    for pair in pairs:
+        assert (pair["grade_a"], pair["grade_b"]) == (grades[pair["submission_a"]], grades[pair["submission_b"]])
+        for side in ("a", "b"):
+            if pair[f"submission_{side}"] in ROSTERED:
+                assert pair[f"name_{side}"] == f"Student {pair[f'submission_{side}'].title()}"
+                assert pair[f"name_{side}"] in page
+
+
 def test_a_bad_roster_is_a_one_line_error_before_grading(tmp_path: Path) -> None:
     from autograder.grading.roster import RosterError, load_roster
 

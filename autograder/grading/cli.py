@@ -2,7 +2,9 @@
 
 With no SUBMISSION, grades the bundled samples (``autograder/samples``). Writes
 ``DIR/<name>/results.json`` and ``DIR/<name>/feedback.html`` per submission, ``DIR/grades.csv``,
-the class report ``DIR/report.html`` and ``DIR/mistakes.csv``, and prints a summary table. With
+the class report ``DIR/report.html`` and ``DIR/mistakes.csv``, for two or more submissions the
+similarity report ``DIR/similarity.html`` and ``DIR/similarity.csv`` (unless ``--no-similarity``),
+and prints a summary table. With
 ``--gradebook gradebook.db`` it also writes every grade cell's score into nbgrader's gradebook
 (``autograder/grading/gradebook.py``).
 Exit status 0 when every submission was graded, whatever the scores; 2 (with one line) when the
@@ -47,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gradebook", default=None, metavar="DB",
                         help="nbgrader's gradebook.db: also write each student's score per grade cell of the "
                              "assignment 'notebooks' there (after `nbgrader generate_assignment notebooks`)")
+    parser.add_argument("--no-similarity", action="store_true",
+                        help="do not write similarity.html and similarity.csv (written for two or more submissions)")
     parser.add_argument("--allow-unconfined", action="store_true",
                         help="grade even where learner code cannot be confined (a normal user on a system "
                              "without unprivileged user namespaces): only for submissions you trust")
@@ -102,6 +106,15 @@ def _run(args: argparse.Namespace, zygote: Zygote) -> int:
             print(f"not on the roster (no student columns): {', '.join(unknown)}", file=sys.stderr)
         print(f"roster: {out_dir}/grades.csv has student_id, name, email; LMS import file: {out_dir}/lms_grades.csv",
               file=sys.stderr)
+    if len(submissions) >= 2 and not args.no_similarity:
+        from .similarity_cli import grades_from_csv, write_similarity
+
+        try:
+            print(write_similarity(out_dir, submissions, course, grades=grades_from_csv(out_dir / "grades.csv"),
+                                   roster=roster), file=sys.stderr)
+        except Exception as error:  # noqa: BLE001 - the grades are written; say so and go on
+            print(f"similarity.html and similarity.csv not written ({type(error).__name__}: {error})",
+                  file=sys.stderr)
     return status
 
 

@@ -127,6 +127,15 @@ def earlier_imports(source: str, step_id: str, course: Course) -> list[str]:
     return lines
 
 
+EXTRACTED_BY = " by the grader"  # ends the first line `extract` writes above a notebook's answer cells
+
+
+def learner_code(module_source: str) -> str:
+    """A module's code without the first line `extract` added (the earlier steps' imports), if it has one."""
+    first, newline, rest = module_source.partition("\n")
+    return rest if newline and first.endswith(EXTRACTED_BY) and "# extracted from " in first else module_source
+
+
 def extract(folder: Path, course: Course | None = None) -> Extraction:
     """The ``attention`` modules a notebook submission in ``folder`` holds (see the module docstring)."""
     course = course or load_course(package_dir=None)
@@ -151,7 +160,7 @@ def extract(folder: Path, course: Course | None = None) -> Extraction:
         code = "\n\n".join(sources)
         imports = earlier_imports(code, step.id, course)
         first = "; ".join(imports) if imports else "# (no earlier step used)"
-        result.modules[step.module] = f"{first}  # extracted from {shown} by the grader\n{code}\n"
+        result.modules[step.module] = f"{first}  # extracted from {shown}{EXTRACTED_BY}\n{code}\n"
         result.origins[step.module] = shown
     return result
 
