@@ -111,6 +111,8 @@ def grading_mode() -> GradingMode:
         "mount": "it can read and write every file you can",
         "network": "only Python's sockets are blocked (code calling the C library directly can connect)",
         "pid": "it can signal (kill) every process of yours",
+        "ipc": "it can attach to your SysV shared memory, semaphores and message queues, and leave its own behind",
+        "scratch": "it writes to your disk and /dev/shm: each file is capped, not their number",
     })
 
 
