@@ -83,6 +83,10 @@ def graded() -> Iterator[tuple[dict[str, SubmissionResult], Zygote, Path]]:
     address = _attach(SHARED["segment"])
     ctypes.memmove(address, SEGMENT_TEXT, len(SEGMENT_TEXT))
     _LIBC.shmdt(ctypes.c_void_p(address))
+    if os.path.isdir("/dev/shm"):  # POSIX shared memory of the grader's, readable by every uid
+        SHARED["posix"] = os.open(f"/dev/shm/autograder-hostile-{os.getpid()}", os.O_RDWR | os.O_CREAT, 0o666)
+        os.fchmod(SHARED["posix"], 0o666)
+        os.write(SHARED["posix"], SEGMENT_TEXT)
     SHARED["shmem"] = _shmem_bytes()
     zygote = Zygote()
     zygote.start()
@@ -98,6 +102,9 @@ def graded() -> Iterator[tuple[dict[str, SubmissionResult], Zygote, Path]]:
     zygote.close()
     shutil.rmtree(root, ignore_errors=True)
     _LIBC.shmctl(SHARED["segment"], 0, None)  # IPC_RMID
+    if "posix" in SHARED:
+        os.close(SHARED["posix"])
+        os.unlink(f"/dev/shm/autograder-hostile-{os.getpid()}")
 
 
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -285,6 +292,8 @@ def test_a_submission_cannot_touch_shared_memory_nor_leave_segments_behind(grade
         assert ctypes.string_at(address, len(SEGMENT_TEXT)) == SEGMENT_TEXT
     finally:
         _LIBC.shmdt(ctypes.c_void_p(address))
+    if "posix" in SHARED:
+        assert os.pread(SHARED["posix"], 64, 0) == SEGMENT_TEXT
     listed = Path("/proc/sysvipc/shm").read_text()
     assert not [key for key in range(0x48535410, 0x48535413) if f"{key:10d}" in listed]
     deadline = time.monotonic() + 10

@@ -429,7 +429,8 @@ def test_tensors_cross_intact(probes: RemoteSubject) -> None:
 join_fresh_session_keyring()
 SECRET_KEY = "autograder-test-instructor-secret"
 PLANTED_KEY = "autograder-test-planted-by-learner"
-NEEDS_NAMESPACES = "no user namespaces on this system (layers ipc and scratch missing: grading needs --allow-unconfined)"
+NEEDS_NAMESPACES = ("no user namespaces on this system (layers ipc and scratch missing: grading needs "
+                    "--allow-unconfined)")
 
 SHARING = textwrap.dedent('''
     import ctypes, errno, mmap, os

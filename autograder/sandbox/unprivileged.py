@@ -19,6 +19,7 @@ import os
 import signal
 from dataclasses import dataclass
 
+from .keyring import KEY_FILTER
 from .libc import LIBC, prctl, unshare
 
 CLONE_NEWNS = 0x00020000
@@ -99,13 +100,16 @@ UNCONFINED_RISK = "learner code would run as you, free to read, change or delete
 
 def grading_mode() -> GradingMode:
     """Probe this machine once, in the grader: which layers children will have, which not."""
+    keys = {} if KEY_FILTER is not None else {
+        "keyring": f"no seccomp filter for this machine ({os.uname().machine}): learner code can read and add "
+                   "keys of your keyrings (Kerberos tickets, CIFS passwords)"}
     if os.geteuid() == 0:
-        return GradingMode("root", {})
+        return GradingMode("root", keys)
     if user_namespaces_available():
         return GradingMode("user namespaces", {
             "uid": "learner code runs under your own uid, inside its own user, PID, mount and network namespaces "
                    "(it sees none of your files and cannot signal your processes); its processes count "
-                   "against your process limit"})
+                   "against your process limit", **keys})
     return GradingMode("unconfined", {
         "uid": "learner code runs as you",
         "mount": "it can read and write every file you can",
@@ -113,6 +117,7 @@ def grading_mode() -> GradingMode:
         "pid": "it can signal (kill) every process of yours",
         "ipc": "it can attach to your SysV shared memory, semaphores and message queues, and leave its own behind",
         "scratch": "it writes to your disk and /dev/shm: each file is capped, not their number",
+        **keys,
     })
 
 
