@@ -63,8 +63,9 @@ def user_namespaces_available() -> bool:
     """Whether this (unprivileged) process may make the namespaces a child needs: tried in a fork.
 
     The same call a child makes (``unshare`` of a user, mount, network and PID namespace, then
-    mapping its uid), so the answer holds whatever the reason (``kernel.unprivileged_userns_clone``,
-    ``user.max_user_namespaces``, AppArmor or seccomp rules of a container).
+    mapping its uid; the child adds an IPC namespace where the kernel has them), so the answer
+    holds whatever the reason (``kernel.unprivileged_userns_clone``, ``user.max_user_namespaces``,
+    AppArmor or seccomp rules of a container).
     """
     if user_namespaces_disabled():
         return False
@@ -107,7 +108,7 @@ def grading_mode() -> GradingMode:
         return GradingMode("root", keys)
     if user_namespaces_available():
         return GradingMode("user namespaces", {
-            "uid": "learner code runs under your own uid, inside its own user, PID, mount and network namespaces "
+            "uid": "learner code runs under your own uid, inside its own user, PID, mount, network and IPC namespaces "
                    "(it sees none of your files and cannot signal your processes); its processes count "
                    "against your process limit", **keys})
     return GradingMode("unconfined", {
