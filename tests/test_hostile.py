@@ -10,6 +10,7 @@ as ``attention/_solution_<m>.py``.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from autograder.grading import report
 from autograder.grading.engine import Grader, SubmissionResult
 from autograder.grading.intake import Submission
 from autograder.hidden import load_hidden_checks
+from autograder.sandbox.keyring import add_key, join_fresh_session_keyring, search_session_keyring
 from autograder.sandbox.remote import Zygote
 from autograder.sandbox.unprivileged import grading_mode
 
@@ -40,6 +42,10 @@ LIMITS = COURSE.limits.model_copy(update={"call_seconds": 3.0, "submission_secon
 TEST_COURSE = COURSE.model_copy(update={"limits": LIMITS})
 POINTS = {step.id: step.points for step in COURSE.steps}
 MARKERS = ("hostile-leftover-marker",)
+# What the grader's side shares with the machine while the hostile cases run (keyring_theft, sysv_snoop)
+SECRET_KEY, PLANTED_KEY = "autograder-hostile-instructor-secret", "autograder-hostile-planted"
+SEGMENT_TEXT = b"instructor's own shared memory"
+SHARED: dict[str, int] = {}
 
 
 def _build(case: Path, target: Path) -> None:
@@ -68,6 +74,20 @@ def graded() -> Iterator[tuple[dict[str, SubmissionResult], Zygote, Path]]:
     for case in sorted(p for p in HOSTILE.iterdir() if p.is_dir()):
         _build(case, root / "submissions" / case.name)
         submissions.append(Submission(case.name, root / "submissions" / case.name))
+    # before the worker starts: a session keyring it inherits, holding a secret; a SysV segment any
+    # uid may attach (0666: only a namespace keeps it out of reach); the machine's shared memory in use
+    join_fresh_session_keyring()
+    add_key(SECRET_KEY, b"kerberos ticket of the instructor")
+    SHARED["segment"] = _LIBC.shmget(0, 4096, 0o1666)  # IPC_PRIVATE: a new segment, found only by looking
+    assert SHARED["segment"] >= 0, os.strerror(ctypes.get_errno())
+    address = _attach(SHARED["segment"])
+    ctypes.memmove(address, SEGMENT_TEXT, len(SEGMENT_TEXT))
+    _LIBC.shmdt(ctypes.c_void_p(address))
+    if os.path.isdir("/dev/shm"):  # POSIX shared memory of the grader's, readable by every uid
+        SHARED["posix"] = os.open(f"/dev/shm/autograder-hostile-{os.getpid()}", os.O_RDWR | os.O_CREAT, 0o666)
+        os.fchmod(SHARED["posix"], 0o666)
+        os.write(SHARED["posix"], SEGMENT_TEXT)
+    SHARED["shmem"] = _shmem_bytes()
     zygote = Zygote()
     zygote.start()
     out = root / "out"
@@ -81,6 +101,27 @@ def graded() -> Iterator[tuple[dict[str, SubmissionResult], Zygote, Path]]:
     yield results, zygote, out
     zygote.close()
     shutil.rmtree(root, ignore_errors=True)
+    _LIBC.shmctl(SHARED["segment"], 0, None)  # IPC_RMID
+    if "posix" in SHARED:
+        os.close(SHARED["posix"])
+        os.unlink(f"/dev/shm/autograder-hostile-{os.getpid()}")
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_LIBC.shmat.restype = ctypes.c_void_p
+
+
+def _attach(shmid: int) -> int:
+    address = _LIBC.shmat(shmid, None, 0)
+    if address in (None, ctypes.c_void_p(-1).value):
+        raise OSError(ctypes.get_errno(), f"shmat: {os.strerror(ctypes.get_errno())}")
+    return address
+
+
+def _shmem_bytes() -> int:
+    """Shared memory in use on the machine (SysV segments and tmpfs, in every namespace)."""
+    line = next(ln for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("Shmem:"))
+    return int(line.split()[1]) * 1024
 
 
 def _step_outputs(result: SubmissionResult, step: str) -> str:
@@ -239,3 +280,43 @@ def test_steps_graded_side_by_side_stay_independent(graded) -> None:  # noqa: AN
             assert {s: alone.step_score(s) for s in POINTS} == {s: results[name].step_score(s) for s in POINTS}, name
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_submission_can_neither_read_the_graders_keys_nor_leave_its_own(graded) -> None:  # noqa: ANN001
+    """keyring_theft searches every keyring for the grader's key and plants one; its next step looks for it."""
+    result = graded[0]["keyring_theft"]
+    assert result.score == 100, [t.output for t in result.tests if not t.passed]
+    assert "keyring" in result.isolation
+    assert search_session_keyring(SECRET_KEY) is not None  # the grader's own key is still there, for the grader
+    assert search_session_keyring(PLANTED_KEY) is None
+    assert PLANTED_KEY not in Path("/proc/keys").read_text()  # every key this process may see
+
+
+def test_a_submission_cannot_touch_shared_memory_nor_leave_segments_behind(graded) -> None:  # noqa: ANN001
+    """sysv_snoop reads and writes every segment it finds and leaves three 64 MiB segments; they die with it."""
+    result = graded[0]["sysv_snoop"]
+    assert result.score == 100, [t.output for t in result.tests if not t.passed]
+    assert "ipc" in result.isolation
+    address = _attach(SHARED["segment"])
+    try:
+        assert ctypes.string_at(address, len(SEGMENT_TEXT)) == SEGMENT_TEXT
+    finally:
+        _LIBC.shmdt(ctypes.c_void_p(address))
+    if "posix" in SHARED:
+        assert os.pread(SHARED["posix"], 64, 0) == SEGMENT_TEXT
+    listed = Path("/proc/sysvipc/shm").read_text()
+    assert not [key for key in range(0x48535410, 0x48535413) if f"{key:10d}" in listed]
+    deadline = time.monotonic() + 10
+    while _shmem_bytes() > SHARED["shmem"] + 96 * 2**20 and time.monotonic() < deadline:
+        time.sleep(0.2)  # a dead IPC namespace is freed asynchronously
+    assert _shmem_bytes() <= SHARED["shmem"] + 96 * 2**20, "the 192 MiB of segments outlived the grading"
+
+
+def test_a_submission_cannot_fill_the_disk(graded) -> None:  # noqa: ANN001
+    """disk_flood writes 256 KiB files (the per-file cap) everywhere it can: all it may write, in all,
+    is the child's capped scratch space (in memory), gone with it."""
+    result = graded[0]["disk_flood"]
+    assert result.score == 100, [t.output for t in result.tests if not t.passed]
+    assert "scratch" in result.isolation
+    for folder in ("/tmp", "/var/tmp", "/dev/shm", os.path.expanduser("~")):
+        assert not [name for name in os.listdir(folder) if name.startswith("flood-")], folder

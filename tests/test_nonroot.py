@@ -151,7 +151,8 @@ def test_an_honest_submission_trying_the_network_scores_full_marks_at_once(tmp_p
 
 # What still holds without user namespaces (no privilege needed): limits, process cleanup, the
 # forbidden-API guard. Not kill_parent: unconfined, its kill(-1) would kill the instructor's processes.
-UNCONFINED_CASES = ("memory_bomb", "output_flood", "leftover_processes", "forbidden_hidden_call")
+# The keyring layer is a seccomp filter, which needs no privilege either.
+UNCONFINED_CASES = ("memory_bomb", "output_flood", "leftover_processes", "forbidden_hidden_call", "keyring_theft")
 
 
 @pytest.mark.skipif(IS_ROOT, reason=AS_A_USER_ONLY)
@@ -168,8 +169,8 @@ def test_allow_unconfined_grades_says_what_is_missing_once_and_records_it(tmp_pa
     for name in ("network_attempt", *UNCONFINED_CASES):
         extra = _results(tmp_path / "out", name)["extra_data"]
         assert extra["isolation_mode"] == "unconfined"
-        assert {"uid", "mount", "network", "pid"} <= set(extra["isolation_missing"])
-        assert {"python_network_block", "rlimits", "session"} <= set(extra["isolation"])
+        assert {"uid", "mount", "network", "pid", "ipc", "scratch"} <= set(extra["isolation_missing"])
+        assert {"python_network_block", "rlimits", "session", "keyring"} <= set(extra["isolation"])
         assert "mount" not in extra["isolation"]
     network = _results(tmp_path / "out", "network_attempt")
     assert network["score"] == FULL and network["execution_time"] < 10, _failures(network)
@@ -269,7 +270,8 @@ def test_every_cell_of_the_readmes_isolation_table_names_a_test_that_exists() ->
     start = next(i for i, line in enumerate(lines) if line.startswith("| layer |"))  # the isolation table only
     table = lines[start:lines.index("", start)]
     rows = [line for line in table if line.startswith("| ") and "test_" in line]
-    assert len(rows) == 6, "one row per layer: uid, mount, network, rlimits, cleanup, forbidden-API guard"
+    assert len(rows) == 9, ("one row per layer: uid, mount, network, rlimits, cleanup, forbidden-API guard, "
+                            "keyring, IPC namespace, writable space")
     defined = set()
     for path in (REPO_ROOT / "tests").glob("test_*.py"):
         defined |= set(re.findall(r"^def (test_\w+)", path.read_text(), re.M))

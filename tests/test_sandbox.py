@@ -6,6 +6,7 @@ one function through a `RemoteSubject`, exactly as a hidden check would.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -23,7 +24,9 @@ import torch
 from autograder import REPO_ROOT
 from autograder.grading.engine import default_hidden_paths
 from autograder.sandbox.isolation import DEVICES, SYSTEM_PATHS
+from autograder.sandbox.keyring import add_key, join_fresh_session_keyring, read_key, search_session_keyring
 from autograder.sandbox.remote import Budget, RemoteSubject, SessionSpec, StepSession, Zygote
+from autograder.sandbox.scratch import SCRATCH_BYTES, SCRATCH_FILES
 from autograder.sandbox.uids import reserve_uid_block
 from autograder.sandbox.unprivileged import user_namespaces_available
 from autograder.sandbox.zygote import PYTHON_PATHS
@@ -142,9 +145,9 @@ def workspace() -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def _session(zygote: Zygote, workspace: Path, call_seconds: float = 5.0) -> StepSession:
+def _session(zygote: Zygote, workspace: Path, call_seconds: float = 5.0, module: str = "probes") -> StepSession:
     spec = SessionSpec(
-        package_dir=str(workspace / "sub" / "attention"), module="probes", standins={}, step_ids={},
+        package_dir=str(workspace / "sub" / "attention"), module=module, standins={}, step_ids={},
         workdir=str(workspace / "sub"), output_path=str(workspace / "output.txt"),
         memory_bytes=512 * 2**20, cpu_seconds=60, output_bytes=64 * 1024,
         uid=SANDBOX_UID_BASE if IS_ROOT else None, hidden_paths=default_hidden_paths(),
@@ -204,7 +207,8 @@ def test_the_childs_root_holds_only_system_folders_python_and_its_work(probes: R
         pytest.skip("this machine allows no mount namespace")
     top = {Path(p).parts[1] for p in (*PYTHON_PATHS, tempfile.gettempdir()) if len(Path(p).parts) > 1}
     assert set(probes.list_dir("/")) <= {*(Path(p).name for p in SYSTEM_PATHS), "dev", "proc", *top}
-    assert sorted(probes.list_dir("/dev")) == sorted(Path(d).name for d in DEVICES)
+    shm = ["shm"] if "scratch" in probes.session.isolation else []  # the child's own, in its capped scratch space
+    assert sorted(probes.list_dir("/dev")) == sorted([*(Path(d).name for d in DEVICES), *shm])
     assert probes.list_dir("/proc") == ["cpuinfo"]
     if not any(Path(p).is_relative_to(REPO_ROOT) for p in PYTHON_PATHS):  # not a virtualenv inside the repository
         with pytest.raises(LearnerError):
@@ -420,3 +424,197 @@ def test_learner_code_cannot_write_grader_files(probes: RemoteSubject, tmp_path:
 def test_tensors_cross_intact(probes: RemoteSubject) -> None:
     value = probes.allocate(0)  # sums an empty uint8 tensor in the child
     assert isinstance(value, torch.Tensor) and int(value) == 0
+
+
+# -- nothing shared, nothing left behind: keys, SysV IPC, the writable space ---------------------
+
+# Before the worker starts (the fixture): this test process gets a session keyring of its own, which
+# the worker and its children inherit; a key added to it later is one they could reach.
+join_fresh_session_keyring()
+SECRET_KEY = "autograder-test-instructor-secret"
+PLANTED_KEY = "autograder-test-planted-by-learner"
+NEEDS_NAMESPACES = ("no user namespaces on this system (layers ipc and scratch missing: grading needs "
+                    "--allow-unconfined)")
+
+SHARING = textwrap.dedent('''
+    import ctypes, errno, mmap, os
+
+    LIBC = ctypes.CDLL(None, use_errno=True)
+    LIBC.shmat.restype = ctypes.c_void_p
+    MACHINE = os.uname().machine
+    ADD_KEY, KEYCTL = {"x86_64": (248, 250)}.get(MACHINE, (217, 219))
+    KEYRINGS = (-1, -2, -3, -4, -5)  # thread, process, session, user, user-session
+
+    def steal_key(description, serial):
+        """Every way to a key of the grader's: search each keyring this process has, read the serial."""
+        found = []
+        for keyring in KEYRINGS:
+            number = LIBC.syscall(KEYCTL, ctypes.c_long(10), ctypes.c_long(keyring), b"user", description.encode(),
+                                  ctypes.c_long(0))
+            if number >= 0:
+                found.append(number)
+        for number in {*found, serial}:
+            buffer = ctypes.create_string_buffer(4096)
+            size = LIBC.syscall(KEYCTL, ctypes.c_long(11), ctypes.c_long(number), buffer, ctypes.c_long(4096))
+            if size >= 0:
+                found.append(buffer.raw[:size].decode(errors="replace"))
+        return found
+
+    def plant_key(description):
+        """Add a key to each keyring a later child (or the grader) might read; the serials made."""
+        made = []
+        for keyring in KEYRINGS[1:]:
+            number = LIBC.syscall(ADD_KEY, b"user", description.encode(), b"planted", ctypes.c_size_t(7),
+                                  ctypes.c_long(keyring))
+            if number >= 0:
+                made.append(number)
+        return made
+
+    def attach_segment(shmid):
+        """Read and overwrite the start of SysV shared-memory segment ``shmid``."""
+        address = LIBC.shmat(shmid, None, 0)
+        if address in (None, ctypes.c_void_p(-1).value):
+            raise OSError(ctypes.get_errno(), "shmat: " + os.strerror(ctypes.get_errno()))
+        seen = ctypes.string_at(address, 32)
+        ctypes.memmove(address, b"overwritten by learner code!", 28)
+        LIBC.shmdt(ctypes.c_void_p(address))
+        return seen.decode(errors="replace")
+
+    def leave_segments(key, count, mebibytes):
+        """Make ``count`` segments of ``mebibytes`` each, touch every page, never remove them."""
+        made = []
+        for index in range(count):
+            shmid = LIBC.shmget(key + index, mebibytes << 20, 0o1666)  # IPC_CREAT | 0666
+            if shmid < 0:
+                raise OSError(ctypes.get_errno(), "shmget: " + os.strerror(ctypes.get_errno()))
+            address = LIBC.shmat(shmid, None, 0)
+            ctypes.memset(address, 1, mebibytes << 20)
+            LIBC.shmdt(ctypes.c_void_p(address))
+            made.append(shmid)
+        LIBC.semget(key, 4, 0o1666)
+        LIBC.msgget(key, 0o1666)
+        return made
+
+    def fill(folder, file_bytes, most):
+        """Write up to ``most`` files of ``file_bytes`` into ``folder``: [bytes written, files, error]."""
+        written = files = 0
+        chunk = b"x" * file_bytes
+        try:
+            for index in range(most):
+                with open(os.path.join(folder, f"fill-{index}"), "wb") as handle:
+                    handle.write(chunk)
+                files += 1
+                written += file_bytes
+        except OSError as error:
+            return [written, files, errno.errorcode.get(error.errno, str(error.errno))]
+        return [written, files, ""]
+
+    def where_am_i():
+        return [os.getcwd(), os.environ["HOME"], os.environ["TMPDIR"], sorted(os.listdir("."))]
+''')
+
+
+def _shmem_bytes() -> int:
+    """Shared memory in use on the whole machine (tmpfs and SysV segments, every namespace)."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("Shmem:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no Shmem in /proc/meminfo")
+
+
+def _wait_for_shmem_below(limit: int, seconds: float = 10.0) -> int:
+    """The kernel frees a dead namespace's segments and tmpfs asynchronously: give it a moment."""
+    deadline = time.monotonic() + seconds
+    while (now := _shmem_bytes()) > limit and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return now
+
+
+@pytest.fixture
+def sharing(zygote: Zygote, workspace: Path) -> Iterator[RemoteSubject]:
+    (workspace / "sub" / "attention" / "sharing.py").write_text(SHARING)
+    if IS_ROOT:
+        os.chown(workspace / "sub" / "attention" / "sharing.py", SANDBOX_UID_BASE, SANDBOX_UID_BASE)
+    session = _session(zygote, workspace, module="sharing")
+    yield RemoteSubject("sharing", "attention/sharing.py", session)
+    session.close()
+
+
+def test_learner_code_can_neither_read_the_graders_keys_nor_plant_its_own(zygote: Zygote, workspace: Path,
+                                                                         sharing: RemoteSubject) -> None:
+    """The grader's session keyring (Kerberos tickets, CIFS passwords) is out of reach, in every mode:
+    a fresh session keyring, and every key system call refused by a seccomp filter."""
+    serial = add_key(SECRET_KEY, b"kerberos ticket of the instructor")
+    assert read_key(serial) == b"kerberos ticket of the instructor"  # the test's own key is readable
+    assert sharing.steal_key(SECRET_KEY, serial) == []
+    assert sharing.plant_key(PLANTED_KEY) == []
+    assert "keyring" in sharing.session.isolation
+    sharing.session.close()
+    assert search_session_keyring(PLANTED_KEY) is None
+    if IS_ROOT:  # root sees every key of every uid in /proc/keys only if it may view them; it may view its own
+        assert PLANTED_KEY not in Path("/proc/keys").read_text()
+    later = RemoteSubject("sharing", "x", _session(zygote, workspace, module="sharing"))  # same sandbox uid
+    try:
+        assert later.steal_key(PLANTED_KEY, 0) == []
+    finally:
+        later.session.close()
+
+
+@pytest.mark.skipif(not CONFINED, reason=NEEDS_NAMESPACES)
+def test_learner_code_cannot_attach_the_graders_sysv_shared_memory(sharing: RemoteSubject) -> None:
+    """Its own IPC namespace: even a segment every uid may attach (0666) is not there for it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+    shmid = libc.shmget(0, 4096, 0o1666)  # IPC_PRIVATE, IPC_CREAT | 0666
+    assert shmid >= 0, os.strerror(ctypes.get_errno())
+    try:
+        address = libc.shmat(shmid, None, 0)
+        ctypes.memmove(address, b"instructor's shared memory", 26)
+        with pytest.raises(LearnerError) as raised:
+            sharing.attach_segment(shmid)
+        assert raised.value.type_name == "OSError"
+        assert "ipc" in sharing.session.isolation
+        assert ctypes.string_at(address, 26) == b"instructor's shared memory"
+        libc.shmdt(ctypes.c_void_p(address))
+    finally:
+        libc.shmctl(shmid, 0, None)  # IPC_RMID
+
+
+@pytest.mark.skipif(not CONFINED, reason=NEEDS_NAMESPACES)
+def test_segments_and_files_learner_code_leaves_die_with_its_child(sharing: RemoteSubject, workspace: Path) -> None:
+    """SysV segments it never removes and files it writes are freed with its namespaces (the memory
+    they held comes back), never shown to the grader, never written to disk."""
+    key = 0x41475400 + os.getpid() % 0x100 * 4
+    before = _shmem_bytes()
+    assert len(sharing.leave_segments(key, 3, 48)) == 3
+    assert sharing.fill(".", 32 * 1024, 1000)[2] == ""
+    assert _shmem_bytes() > before + 150 * 2**20, "the segments and files should use shared memory now"
+    listed = Path("/proc/sysvipc/shm").read_text()
+    assert f"{key:10d}" not in listed and f"{key + 1:10d}" not in listed  # not in the grader's namespace
+    sharing.session.close()
+    assert _wait_for_shmem_below(before + 64 * 2**20) <= before + 64 * 2**20, "segments or files outlived the child"
+    assert sorted(os.listdir(workspace / "sub")) == ["attention"]
+    assert not list((workspace / "sub" / "attention").glob("fill-*"))
+
+
+@pytest.mark.skipif(not CONFINED, reason=NEEDS_NAMESPACES)
+def test_the_writable_space_is_capped_in_bytes_and_files_and_is_one_space(zygote: Zygote, workspace: Path,
+                                                                         sharing: RemoteSubject) -> None:
+    """Home, scratch folder, working folder and /dev/shm are one tmpfs: a few MiB and files, in all."""
+    cwd, home, tmpdir, entries = sharing.where_am_i()
+    assert cwd == home == tmpdir == str(workspace / "sub") and entries == ["attention"]
+    assert "scratch" in sharing.session.isolation
+    # its own files are bound read-only: the copy on disk stays as it was
+    assert sharing.fill("attention", 10, 1) == [0, 0, "EROFS"]
+    written, files, error = sharing.fill(".", 0, SCRATCH_FILES + 100)
+    assert error == "ENOSPC" and files <= SCRATCH_FILES
+    sharing.session.close()
+    again = RemoteSubject("sharing", "x", _session(zygote, workspace, module="sharing"))
+    try:
+        written, files, error = again.fill(".", 64 * 1024, SCRATCH_FILES + 100)  # 64 KiB: this test's file-size cap
+        assert error == "ENOSPC" and SCRATCH_BYTES - 2**20 <= written <= SCRATCH_BYTES, (written, files)
+        assert again.fill("/dev/shm", 64 * 1024, 10)[:2] == [0, 0]  # the same cap: nothing left for it
+        assert again.where_am_i()[3][:2] == ["attention", "fill-0"]  # a fresh space: the first child's files are gone
+    finally:
+        again.session.close()
+    assert sorted(os.listdir(workspace / "sub")) == ["attention"]

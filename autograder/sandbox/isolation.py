@@ -16,6 +16,12 @@ Layers, each applied when this machine allows it and reported by name:
   grader's files, the output folder, other submissions and the scratch and home folders
   (``/tmp``, ``/home``, ``/root``, ...) with empty read-only tmpfs mounts instead;
 - ``network``: an empty network namespace (no network at all);
+- ``ipc``: its own IPC namespace: no SysV shared memory, semaphore or message queue of anyone
+  else's is visible, and the kernel destroys those the child makes when its last process ends;
+- ``scratch``: its only writable space, a tmpfs over its working folder (and ``/dev/shm``) capped
+  in bytes and files, gone with it (`autograder.sandbox.scratch`); its own files bound back read-only;
+- ``keyring``: a fresh session keyring, and a seccomp filter that refuses every key system call
+  (`autograder.sandbox.keyring`): no key of the grader's can be read, none can be planted;
 - ``uid``: when the grader runs as root, an unprivileged uid/gid with no supplementary groups;
 - ``pid`` (a normal user, instead of ``uid``): an unprivileged user namespace supplies the mount
   and network layers, and a new PID namespace in which learner code is pid 2 under a small init:
@@ -42,8 +48,11 @@ import stat
 from dataclasses import dataclass, field
 
 from .cleanup import user_processes
+from .keyring import deny_key_syscalls, join_fresh_session_keyring
 from .libc import LIBC, prctl, unshare
+from .scratch import SCRATCH_BYTES, SCRATCH_FILES, SHM, mount_scratch
 from .unprivileged import (
+    CLONE_NEWIPC,
     CLONE_NEWPID,
     block_network_in_python,
     drop_capabilities,
@@ -92,6 +101,8 @@ class Confinement:
     needed_paths: tuple[str, ...] = ()  # must stay readable after the uid drop (python, site-packages, workdir)
     max_processes: int = 64
     max_open_files: int = 256
+    scratch_bytes: int = SCRATCH_BYTES  # the writable space: bytes and files, in all
+    scratch_files: int = SCRATCH_FILES
     layers: list[str] = field(default_factory=list)
 
 
@@ -119,38 +130,71 @@ def confine(settings: Confinement) -> list[str]:
     layers.append("session")
     if is_root:
         reachable = all(_first_blocked(path)[0] is None for path in settings.needed_paths)
-        if unshare(CLONE_NEWNS | CLONE_NEWNET):
-            layers.append("network")
+        sandbox_uid = settings.uid if settings.uid is not None else 65534
+        if _unshare_namespaces(CLONE_NEWNS | CLONE_NEWNET, layers):
             if _make_private():
-                if _enter_minimal_root(settings):
+                scratch = _scratch(settings, sandbox_uid, layers)
+                if _enter_minimal_root(settings, (SHM,) if scratch else ()):
                     layers.append("mount")
                     reachable = True  # every folder of the new root is 0755 up to the bound paths
-                elif _hide((*SCRATCH_ROOTS, *settings.hidden_paths), settings.needed_paths):
+                elif _hide(_hidden(settings, scratch), settings.needed_paths):
                     layers.append("mount")
                     reachable = _expose(settings.needed_paths)
         if reachable:  # otherwise an unprivileged uid could not even import the standard library
-            _drop_privileges(settings.uid if settings.uid is not None else 65534)
+            _drop_privileges(sandbox_uid)
             layers.append("uid")
     else:
         uid, gid = os.getuid(), os.getgid()
-        if (not user_namespaces_disabled() and unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID)
+        if (not user_namespaces_disabled()
+                and _unshare_namespaces(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID, layers)
                 and map_user(uid, gid)):
-            layers.append("network")
-            if _make_private() and (_enter_minimal_root(settings)
-                                    or _hide((*SCRATCH_ROOTS, *settings.hidden_paths), settings.needed_paths)):
-                layers.append("mount")
+            if _make_private():
+                scratch = _scratch(settings, None, layers)
+                if (_enter_minimal_root(settings, (SHM,) if scratch else ())
+                        or _hide(_hidden(settings, scratch), settings.needed_paths)):
+                    layers.append("mount")
             if enter_pid_namespace():  # from here on this is pid 2 of a new PID namespace
                 layers.append("pid")
             drop_capabilities()  # those the user namespace granted: no remounting the read-only binds
         else:
+            layers[:] = [layer for layer in layers if layer not in ("network", "ipc")]  # the unshare failed
             block_network_in_python()
             layers.append("python_network_block")
+    join_fresh_session_keyring()  # (no keyring at all where the kernel has no keys: the filter still holds)
     if prctl(PR_SET_NO_NEW_PRIVS, 1):
         layers.append("no_new_privs")
+        if deny_key_syscalls():  # only after no_new_privs (the kernel requires it of an unprivileged process)
+            layers.append("keyring")
     _set_limits(settings, mapped, processes)
     layers.append("rlimits")
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writing past the output cap fails with EFBIG
     return layers
+
+
+def _unshare_namespaces(flags: int, layers: list[str]) -> bool:
+    """``unshare(flags)`` with a new IPC namespace too where the kernel has them; notes ``network`` and ``ipc``."""
+    if unshare(flags | CLONE_NEWIPC):
+        layers += ["network", "ipc"]
+        return True
+    if unshare(flags):  # a kernel without IPC namespaces: the other layers still hold
+        layers.append("network")
+        return True
+    return False
+
+
+def _scratch(settings: Confinement, owner: int | None, layers: list[str]) -> bool:
+    """The capped tmpfs over the working folder (the last needed path); notes ``scratch``."""
+    if not settings.needed_paths or not mount_scratch(settings.needed_paths[-1], owner, settings.scratch_bytes,
+                                                      settings.scratch_files):
+        return False
+    layers.append("scratch")
+    return True
+
+
+def _hidden(settings: Confinement, scratch: bool) -> tuple[str, ...]:
+    """What the fallback covers: ``/dev/shm`` not when the scratch space took its place."""
+    roots = tuple(root for root in SCRATCH_ROOTS if not (scratch and root == SHM))
+    return (*roots, *settings.hidden_paths)
 
 
 def _own_process_group() -> None:
@@ -209,14 +253,15 @@ def _cover(path: str) -> bool:
     return _mount("/dev/null", path, None, MS_BIND, None)
 
 
-def _enter_minimal_root(settings: Confinement, staging: str = "/tmp") -> bool:
+def _enter_minimal_root(settings: Confinement, folders: tuple[str, ...] = (), staging: str = "/tmp") -> bool:
     """Make a new root holding only the system folders, devices, Python and the working folder.
 
     Built on a tmpfs mounted over ``staging`` (in this private mount namespace only), every
     needed path bound from a descriptor opened before the cover went on; then ``pivot_root``
     and a lazy unmount of the old root, which leaves no way back to the machine's files.
     Paths are bound read-only except the working folder (the last needed path). Returns False,
-    leaving the namespace as it was, when this machine does not allow it.
+    leaving the namespace as it was, when this machine does not allow it. ``folders``: more paths
+    bound writable (``/dev/shm`` when the scratch space provides it).
     """
     number = SYS_PIVOT_ROOT.get(os.uname().machine)
     if number is None or not os.path.isdir(staging) or not settings.needed_paths:
@@ -240,7 +285,7 @@ def _enter_minimal_root(settings: Confinement, staging: str = "/tmp") -> bool:
     held: dict[str, int] = {}
     mounted = False
     try:
-        for path in (*binds, *DEVICES):
+        for path in (*binds, *DEVICES, *folders):
             if os.path.exists(path):
                 held[path] = os.open(path, os.O_PATH)
         if not _mount("tmpfs", staging, "tmpfs", MS_NOSUID, "mode=0755,size=1m"):

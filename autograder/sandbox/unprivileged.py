@@ -19,12 +19,14 @@ import os
 import signal
 from dataclasses import dataclass
 
+from .keyring import KEY_FILTER
 from .libc import LIBC, prctl, unshare
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 CLONE_NEWPID = 0x20000000
+CLONE_NEWIPC = 0x08000000
 PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
 CAP_LAST_CAP = 63
@@ -61,8 +63,9 @@ def user_namespaces_available() -> bool:
     """Whether this (unprivileged) process may make the namespaces a child needs: tried in a fork.
 
     The same call a child makes (``unshare`` of a user, mount, network and PID namespace, then
-    mapping its uid), so the answer holds whatever the reason (``kernel.unprivileged_userns_clone``,
-    ``user.max_user_namespaces``, AppArmor or seccomp rules of a container).
+    mapping its uid; the child adds an IPC namespace where the kernel has them), so the answer
+    holds whatever the reason (``kernel.unprivileged_userns_clone``, ``user.max_user_namespaces``,
+    AppArmor or seccomp rules of a container).
     """
     if user_namespaces_disabled():
         return False
@@ -98,18 +101,24 @@ UNCONFINED_RISK = "learner code would run as you, free to read, change or delete
 
 def grading_mode() -> GradingMode:
     """Probe this machine once, in the grader: which layers children will have, which not."""
+    keys = {} if KEY_FILTER is not None else {
+        "keyring": f"no seccomp filter for this machine ({os.uname().machine}): learner code can read and add "
+                   "keys of your keyrings (Kerberos tickets, CIFS passwords)"}
     if os.geteuid() == 0:
-        return GradingMode("root", {})
+        return GradingMode("root", keys)
     if user_namespaces_available():
         return GradingMode("user namespaces", {
-            "uid": "learner code runs under your own uid, inside its own user, PID, mount and network namespaces "
+            "uid": "learner code runs under your own uid, inside its own user, PID, mount, network and IPC namespaces "
                    "(it sees none of your files and cannot signal your processes); its processes count "
-                   "against your process limit"})
+                   "against your process limit", **keys})
     return GradingMode("unconfined", {
         "uid": "learner code runs as you",
         "mount": "it can read and write every file you can",
         "network": "only Python's sockets are blocked (code calling the C library directly can connect)",
         "pid": "it can signal (kill) every process of yours",
+        "ipc": "it can attach to your SysV shared memory, semaphores and message queues, and leave its own behind",
+        "scratch": "it writes to your disk and /dev/shm: each file is capped, not their number",
+        **keys,
     })
 
 
