@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(modules[args.command].run(args) or 0)
     except (UsageError, CourseError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        from .grading.inert import shown_text  # a path or name in the message may hold control characters
+
+        print(f"error: {shown_text(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

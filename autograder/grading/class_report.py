@@ -9,8 +9,6 @@ version. ``mistakes.csv`` holds the ranked mistakes, one row per (step, mistake)
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import statistics
 from html import escape
@@ -21,6 +19,7 @@ from .. import __version__
 from ..course import Course
 from .engine import SubmissionResult
 from .feedback_page import STYLE
+from .inert import csv_text
 from .mistake_tally import failed_checks, mistake_counts, submission_notes
 from .plots import histogram_png, score_bins, small_histograms_png
 
@@ -30,12 +29,10 @@ TOP_CHECKS = 15
 
 def mistakes_csv(results: list[SubmissionResult], course: Course) -> str:
     """rank, step, mistake, learners (count), share (of the batch), submissions (``;``-separated)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(MISTAKES_COLUMNS)
+    rows: list[list[object]] = [MISTAKES_COLUMNS]
     for rank, (step, mistake, names) in enumerate(mistake_counts(results), start=1):
-        writer.writerow([rank, step, mistake, len(names), f"{len(names) / max(1, len(results)):.3f}", ";".join(names)])
-    return buffer.getvalue()
+        rows.append([rank, step, mistake, len(names), f"{len(names) / max(1, len(results)):.3f}", ";".join(names)])
+    return csv_text(rows)
 
 
 def _complete(result: SubmissionResult, step_id: str, points: float) -> bool:

@@ -25,6 +25,7 @@ from .. import PACKAGE_DIR
 from ..errors import UsageError
 from ..sandbox.uids import UID_BLOCK
 from ..sandbox.worker import Zygote
+from .inert import shown_text
 from .intake import Submission, SubmissionError, resolve_submissions
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def _run(args: argparse.Namespace, zygote: Zygote) -> int:
         raise UsageError(str(error)) from None
     for batch in dict.fromkeys(s.batch for s in submissions if s.batch is not None):
         inside = sum(s.batch == batch for s in submissions)
-        print(f"{batch}: a folder of {inside} submissions; each subfolder and zip in it is graded under its own name",
+        print(f"{shown_text(str(batch))}: a folder of {inside} submissions; each subfolder and zip in it is graded under its own name",
               file=sys.stderr)
     out_dir = Path(args.out)
     try:
@@ -99,7 +100,7 @@ def _run(args: argparse.Namespace, zygote: Zygote) -> int:
 
         unknown = write_lms_files(out_dir, roster, course)
         if unknown:
-            print(f"not on the roster (no student columns): {', '.join(unknown)}", file=sys.stderr)
+            print(f"not on the roster (no student columns): {shown_text(', '.join(unknown))}", file=sys.stderr)
         print(f"roster: {out_dir}/grades.csv has student_id, name, email; LMS import file: {out_dir}/lms_grades.csv",
               file=sys.stderr)
     return status
@@ -234,9 +235,11 @@ class _Progress:
 
     def advance(self, result) -> None:  # noqa: ANN001
         self.done += 1
-        line = f"{result.name}: {result.score:g}/{result.max_score:g} ({result.elapsed:.1f} s)"
+        line = f"{shown_text(result.name)}: {result.score:g}/{result.max_score:g} ({result.elapsed:.1f} s)"
         if self.bar is not None:
-            self.bar.update(self.task, advance=1, description=line)
+            from rich.markup import escape
+
+            self.bar.update(self.task, advance=1, description=escape(line))
         else:
             print(f"[{self.done}/{self.total}] {line}", file=sys.stderr, flush=True)
 

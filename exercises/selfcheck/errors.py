@@ -78,7 +78,9 @@ class LearnerError(Exception):
         if hint and "shapes cannot be multiplied" in self.learner_message and module in WEIGHT_MODULES:
             hint += WEIGHT_HINT
         if hint:
-            text += f". {HINT_PREFIX}: {hint}."
+            from .mistakes import name_mistake  # the catalogue imports nothing from here; lazy all the same
+
+            text += f". {HINT_PREFIX}: {name_mistake(hint)}."
         return text
 
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import torch
@@ -462,6 +464,31 @@ def recognise(actual: Any, mistakes: Mapping[str, Any] | None, expected: Any = N
     return found
 
 
+# The mistakes the checker's own code named while one check ran (`naming_mistakes`): what the grader's
+# reports list, as data, so that a learner's text that merely *says* "This looks like a common mistake: X"
+# names nothing. A ContextVar, so the threads of the grader each keep their own.
+_NAMED: ContextVar[list[str] | None] = ContextVar("named_mistakes", default=None)
+
+
+@contextmanager
+def naming_mistakes() -> Iterator[list[str]]:
+    """Collect the mistakes named (`mistake_note`, `name_mistake`) inside the ``with``, in order, once each."""
+    named: list[str] = []
+    token = _NAMED.set(named)
+    try:
+        yield named
+    finally:
+        _NAMED.reset(token)
+
+
+def name_mistake(description: str) -> str:
+    """Record ``description`` as named by the checker (see `naming_mistakes`); returns it."""
+    named = _NAMED.get()
+    if named is not None and description not in named:
+        named.append(description)
+    return description
+
+
 def mistake_note(found: Sequence[str] | str | None) -> str:
     """The line a message gets for the recognised mistakes: one named, several listed as candidates."""
     if not found:
@@ -469,7 +496,7 @@ def mistake_note(found: Sequence[str] | str | None) -> str:
     if isinstance(found, str):
         found = [found]
     if len(found) == 1:
-        return f"\n  {MISTAKE_PREFIX}: {found[0]}."
+        return f"\n  {MISTAKE_PREFIX}: {name_mistake(found[0])}."
     listed = "".join(f"\n    - {description}" for description in found)
     return f"\n  {AMBIGUOUS_PREFIX}, so it cannot tell which one this is; look for each:{listed}"
 
