@@ -81,8 +81,8 @@ def _run(args: argparse.Namespace, zygote: Zygote) -> int:
         raise UsageError(str(error)) from None
     for batch in dict.fromkeys(s.batch for s in submissions if s.batch is not None):
         inside = sum(s.batch == batch for s in submissions)
-        print(f"{shown_text(str(batch))}: a folder of {inside} submissions; each subfolder and zip in it is graded under its own name",
-              file=sys.stderr)
+        print(f"{shown_text(str(batch))}: a folder of {inside} submissions; each subfolder and zip in it is graded "
+              "under its own name", file=sys.stderr)
     out_dir = Path(args.out)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
