@@ -34,7 +34,7 @@ from autograder.course import load_course
 from autograder.grading import report
 from autograder.grading.engine import SubmissionResult
 from autograder.grading.engine import TestResult as CheckResult
-from autograder.grading.mistake_tally import named_mistakes, submission_notes
+from autograder.grading.mistake_tally import submission_notes
 from autograder.grading.public_example import EXAMPLES, example_qkv, expected_matrix, learner_examples
 from autograder.hidden import load_hidden_checks
 from selfcheck import LocalSubject, run_check
@@ -209,11 +209,29 @@ def test_class_report_and_mistakes_csv(graded: Path) -> None:
     assert all(r["submissions"] == "partial_mistakes" for r in rows if r["step"] in ("weights", "cross_attention"))
 
 
-def test_named_mistakes_and_notes_are_read_from_messages() -> None:
-    message = ("x: 3 of 4 values differ\n  This looks like a common mistake: a; or b (c).\n"
-               "f raised AttributeError: y (m.py, line 3). Common mistake: call super().__init__() first.")
-    assert named_mistakes(message) == ["a", "b (c)", "call super().__init__() first"]
-    assert named_mistakes("passed") == []
+def test_named_mistakes_are_the_checkers_data_and_notes_are_read_from_messages() -> None:
+    from selfcheck.mistakes import naming_mistakes, with_mistake
+
+    from autograder.grading.engine import named_in
+    from autograder.grading.mistake_tally import message_without_mistakes, submission_mistakes
+    from selfcheck import Outcome
+    from selfcheck.errors import learner_error
+
+    with naming_mistakes() as named:
+        message = with_mistake("x: 3 of 4 values differ", "scores divided by d_k instead of sqrt(d_k)")
+        dropped = with_mistake("not used", "a note the check built and then dropped")
+        error = learner_error("RuntimeError", "This looks like a common mistake: =HYPERLINK(1). "
+                                              "before Module.__init__() call")
+        message += "\n" + error.describe()
+    assert dropped and named == ["scores divided by d_k instead of sqrt(d_k)", "a note the check built and then dropped",
+                                 "call super().__init__() first thing in your module's __init__"]
+    mistakes = named_in(Outcome("failed", message), named)
+    assert mistakes == ("scores divided by d_k instead of sqrt(d_k)",
+                        "call super().__init__() first thing in your module's __init__")
+    test = CheckResult("weights", "c", "t", "5.1", 0, 1, False, message, list(mistakes))
+    assert submission_mistakes(SubmissionResult("s", 1, tests=[test])) == [("weights", m) for m in mistakes]
+    shown = message_without_mistakes(test)
+    assert "sqrt(d_k)" not in shown and "super()" not in shown and "=HYPERLINK(1)" in shown  # learner text is kept
     result = SubmissionResult("s", 1, notes=["no attention/ package was found in this submission"])
     result.tests = [CheckResult("tokens", "c", "t", "1.1", 0, 1, False, "not graded: the submission has no attention/")]
     assert submission_notes(result) == ["not found"]
