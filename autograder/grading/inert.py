@@ -80,6 +80,12 @@ def shown_text(text: str) -> str:
                    for ch in text)
 
 
+def shown_name(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (a name from another system) as ``\\xe9``, so that
+    every file the grader writes can hold it."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def terminal_text(text: str) -> str:
     """`shown_text` with rich's markup escaped too (``[bold]`` is printed, not applied)."""
     from rich.markup import escape

@@ -60,7 +60,7 @@ def results_json(result: SubmissionResult, course: Course) -> dict[str, Any]:
 def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
+    temporary.write_text(text, encoding="utf-8", errors="backslashreplace")  # an undecodable file name: \udce9
     os.replace(temporary, path)
 
 
