@@ -26,7 +26,7 @@ from ..errors import UsageError
 from ..sandbox.uids import UID_BLOCK
 from ..sandbox.worker import Zygote
 from .inert import shown_text
-from .intake import Submission, SubmissionError, resolve_submissions
+from .intake import Submission, SubmissionError, entries, is_output_folder, resolve_submissions
 
 if TYPE_CHECKING:
     from .gradebook import Gradebook
@@ -79,11 +79,14 @@ def _run(args: argparse.Namespace, zygote: Zygote) -> int:
         submissions = resolve_submissions(args.submissions or [str(SAMPLES)], course)
     except SubmissionError as error:
         raise UsageError(str(error)) from None
+    out_dir = Path(args.out)
+    submissions = [s for s in submissions if s.batch is None or s.path.resolve() != out_dir.resolve()]
     for batch in dict.fromkeys(s.batch for s in submissions if s.batch is not None):
+        for folder in [p for p in entries(batch) if is_output_folder(p) or p.resolve() == out_dir.resolve()]:
+            print(f"{shown_text(str(folder))}: an output folder of the grader, not graded", file=sys.stderr)
         inside = sum(s.batch == batch for s in submissions)
         print(f"{shown_text(str(batch))}: a folder of {inside} submissions; each subfolder and zip in it is graded "
               "under its own name", file=sys.stderr)
-    out_dir = Path(args.out)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         probe = out_dir / ".write-test"
