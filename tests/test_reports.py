@@ -210,12 +210,12 @@ def test_class_report_and_mistakes_csv(graded: Path) -> None:
 
 
 def test_named_mistakes_are_the_checkers_data_and_notes_are_read_from_messages() -> None:
-    from selfcheck.mistakes import naming_mistakes, with_mistake
-
     from autograder.grading.engine import named_in
     from autograder.grading.mistake_tally import message_without_mistakes, submission_mistakes
     from selfcheck import Outcome
     from selfcheck.errors import learner_error
+    from selfcheck.mistakes import with_mistake
+    from selfcheck.named import naming_mistakes
 
     with naming_mistakes() as named:
         message = with_mistake("x: 3 of 4 values differ", "scores divided by d_k instead of sqrt(d_k)")
@@ -223,8 +223,9 @@ def test_named_mistakes_are_the_checkers_data_and_notes_are_read_from_messages()
         error = learner_error("RuntimeError", "This looks like a common mistake: =HYPERLINK(1). "
                                               "before Module.__init__() call")
         message += "\n" + error.describe()
-    assert dropped and named == ["scores divided by d_k instead of sqrt(d_k)", "a note the check built and then dropped",
-                                 "call super().__init__() first thing in your module's __init__"]
+    assert dropped
+    assert named == ["scores divided by d_k instead of sqrt(d_k)", "a note the check built and then dropped",
+                     "call super().__init__() first thing in your module's __init__"]
     mistakes = named_in(Outcome("failed", message), named)
     assert mistakes == ("scores divided by d_k instead of sqrt(d_k)",
                         "call super().__init__() first thing in your module's __init__")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from selfcheck.errors import CallFailed
-from selfcheck.mistakes import naming_mistakes
+from selfcheck.named import naming_mistakes
 from selfcheck.registry import Check, CheckRegistry, Outcome, run_check
 
 from .. import REPO_ROOT

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+
+from .named import name_mistake
 
 MISTAKE_PREFIX = "This looks like a common mistake"
 AMBIGUOUS_PREFIX = "This matches several common mistakes that give the same result on these inputs"
@@ -462,31 +462,6 @@ def recognise(actual: Any, mistakes: Mapping[str, Any] | None, expected: Any = N
         except RuntimeError:
             continue
     return found
-
-
-# The mistakes the checker's own code named while one check ran (`naming_mistakes`): what the grader's
-# reports list, as data, so that a learner's text that merely *says* "This looks like a common mistake: X"
-# names nothing. A ContextVar, so the threads of the grader each keep their own.
-_NAMED: ContextVar[list[str] | None] = ContextVar("named_mistakes", default=None)
-
-
-@contextmanager
-def naming_mistakes() -> Iterator[list[str]]:
-    """Collect the mistakes named (`mistake_note`, `name_mistake`) inside the ``with``, in order, once each."""
-    named: list[str] = []
-    token = _NAMED.set(named)
-    try:
-        yield named
-    finally:
-        _NAMED.reset(token)
-
-
-def name_mistake(description: str) -> str:
-    """Record ``description`` as named by the checker (see `naming_mistakes`); returns it."""
-    named = _NAMED.get()
-    if named is not None and description not in named:
-        named.append(description)
-    return description
 
 
 def mistake_note(found: Sequence[str] | str | None) -> str:
