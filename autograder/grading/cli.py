@@ -97,7 +97,8 @@ def _run(args: argparse.Namespace, zygote: Zygote) -> int:
     roster = _load_roster(args.roster) if args.roster else None
     seed = args.seed if args.seed is not None else secrets.randbits(31)
     status = grade_all(course, submissions, out_dir=out_dir, jobs=args.jobs, seed=seed,
-                       allow_unconfined=args.allow_unconfined, zygote=zygote, gradebook=gradebook)
+                       allow_unconfined=args.allow_unconfined, zygote=zygote, gradebook=gradebook,
+                       students={folder: s.name for folder, s in roster.items()} if roster else None)
     if roster is not None:
         from .roster import write_lms_files
 
@@ -120,7 +121,8 @@ def _load_roster(path: str) -> dict:
 
 def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int, seed: int,  # noqa: ANN001
               hidden_paths: tuple[str | Path, ...] = (), allow_unconfined: bool = False,
-              zygote: Zygote | None = None, gradebook: Gradebook | None = None) -> int:
+              zygote: Zygote | None = None, gradebook: Gradebook | None = None,
+              students: dict[str, str] | None = None) -> int:
     """Grade ``submissions`` and write every report; returns the exit status.
 
     ``hidden_paths``: more files or folders learner code must not see, besides the grader's own
@@ -128,6 +130,7 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
     ``allow_unconfined``: grade even where learner code cannot be confined (`UsageError` otherwise).
     ``zygote``: a worker already started (it is closed at the end); by default one is started here.
     ``gradebook``: nbgrader's gradebook to write the grade cells' scores into (the public checks then run too).
+    ``students``: submission -> student name (the roster), shown in the class report.
     """
     from ..sandbox.isolation import make_undumpable
     from ..sandbox.unprivileged import UNCONFINED_RISK, grading_mode
@@ -194,7 +197,7 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
     merged = merge_grades(out_dir / "grades.csv", report.grades_csv(ordered, course))
     report.write_atomic(out_dir / "grades.csv", merged.text)
     try:
-        class_report.write_class_report(out_dir, ordered, course, seed=seed)
+        class_report.write_class_report(out_dir, ordered, course, seed=seed, students=students)
     except Exception as error:  # noqa: BLE001 - grades.csv and results.json are written; say so and go on
         print(f"report.html and mistakes.csv not written ({type(error).__name__}: {error})", file=sys.stderr)
     if gradebook is not None:
