@@ -134,6 +134,10 @@ def test_feedback_names_the_mistakes_and_shows_the_heatmaps(graded: Path) -> Non
     page = _page(graded / "partial_mistakes" / "feedback.html")
     text = _text(page)
     assert "Mistake recognised: softmax over the wrong dimension" in text
+    weights = text[text.index("Step 5: weights"):text.index("Step 6: context")]
+    named = "softmax over the wrong dimension (every row, one query over all keys, must sum to 1: use dim=-1)"
+    assert weights.count(named) == weights.count(f"Mistake recognised: {named}") == 2, weights  # once per check
+    assert re.search(r"\(\d+\.\d{3,} / ", text) is None  # per-check points rounded for display
     assert "Work on step 5, weights" in text  # the first unfinished step
     assert page.count("<svg") == 2 * len(EXAMPLES) - 1  # causal_attention is a stub: no learner heatmap there
     assert "No result from your code" in text
@@ -197,7 +201,8 @@ def test_class_report_and_mistakes_csv(graded: Path) -> None:
     for name in _names(graded):
         assert name in text
     assert "Checks failed most often" in text and "Submissions with notes" in text
-    assert re.search(r"broken\s+64\s+(?:crashed|timed out|import error)", text), text[text.index("with notes"):][:600]
+    noted = r"broken \(Student Broken\)\s+64\s+(?:crashed|timed out|import error)"
+    assert re.search(noted, text), text[text.index("with notes"):][:600]
     with open(graded / "mistakes.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert rows and list(rows[0]) == ["rank", "step", "mistake", "learners", "share", "submissions"]
@@ -295,6 +300,8 @@ def test_roster_columns_and_the_lms_export(graded: Path) -> None:
     assert students["1002"][-1] == f"{round(float(exact), COURSE.score_decimals):g}" and "." in exact
     assert len(students["1002"][-1].split(".")[1]) <= COURSE.score_decimals
     assert students["1001"][-1] == "100" and students["2000"][-1] == ""  # absent: empty, not 0
+    report = _text(_page(graded / "report.html"))  # the class report names the students beside their folders
+    assert "partial_mistakes Student Partial_Mistakes" in report and "broken (Student Broken)" in report
 
 
 def test_a_bad_roster_is_a_one_line_error_before_grading(tmp_path: Path) -> None:
