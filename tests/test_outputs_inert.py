@@ -164,7 +164,8 @@ def test_gradescope_markdown_keeps_learner_text_in_its_block(graded: dict) -> No
 def test_markdown_helpers() -> None:
     block = markdown_block("a ```` b\n```\n`````x")
     assert block.startswith("``````\n") and block.endswith("\n``````")
-    assert markdown_text("**x** <b>[a](b)</b>\n# y") == "\\*\\*x\\*\\* \\<b\\>\\[a\\](b)\\</b\\> \\# y"
+    assert markdown_text("**x** <b>[a](b)</b>\n# y") == "\\*\\*x\\*\\* \\<b\\>\\[a\\](b)\\</b\\> # y"
+    assert markdown_text("# y _z_ d_k") == "\\# y \\_z\\_ d_k"
     assert markdown_text("1. item") == "1\\. item"
     assert inert_cell("-1.5") == "-1.5" and inert_cell(-2) == "-2" and inert_cell("-x") == "'-x"
     assert inert_cell("\r\n") == "'\r\n" and inert_cell("plain") == "plain" and inert_cell("") == ""

@@ -49,15 +49,23 @@ def csv_text(rows: Iterable[Iterable[object]]) -> str:
 
 # -- markdown (Gradescope's results.json) ---------------------------------------------------------------
 
-_MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]<>#+\-!|~&]")
+# Marks that open code, emphasis, links or HTML anywhere in a line; ``_`` only at a word's edge (``d_k`` is text).
+_MARKDOWN_INLINE = re.compile(r"[\\`*\[\]<>~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_MARKDOWN_LINE_START = re.compile(r"^(\s*)([#+=-]|\d+(?=[.)]))")
 
 
 def markdown_text(text: str) -> str:
-    """``text`` as literal markdown inline text: line breaks as spaces, and every mark that could open a block,
-    a link, emphasis, code or HTML backslash-escaped (CommonMark allows it for any ASCII punctuation)."""
+    """``text`` as literal markdown inline text: line breaks as spaces, every mark that could open code,
+    emphasis, a link or HTML backslash-escaped, and so is a heading or list marker at its start."""
     flat = shown_text(" ".join(text.splitlines()))
-    flat = _MARKDOWN_SPECIAL.sub(lambda match: "\\" + match.group(0), flat)
-    return re.sub(r"^(\d+)([.)])", r"\1\\\2", flat)
+    flat = _MARKDOWN_INLINE.sub(lambda match: "\\" + match.group(0), flat)
+    match = _MARKDOWN_LINE_START.match(flat)
+    if match is None:
+        return flat
+    if match.group(2).isdigit():  # "1. item": the full stop is the marker
+        end = match.end()
+        return flat[:end] + "\\" + flat[end:]
+    return flat[:match.start(2)] + "\\" + flat[match.start(2):]
 
 
 def markdown_block(text: str) -> str:
