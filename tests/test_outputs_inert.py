@@ -155,7 +155,7 @@ def test_gradescope_markdown_keeps_learner_text_in_its_block(graded: dict) -> No
             for tag in ("<script", "<img", "<a ", "<pre><code></code></pre>\n<p>"):
                 assert tag not in shown, (tag, text[:300])
     for test in failing:
-        assert "Mistake recognised" not in test["output"]
+        assert "Mistake recognised" not in test["output"] and test["extra_data"]["mistakes"] == []
         shown = render(test["output"])
         assert shown.startswith("<pre><code>") and shown.rstrip().endswith("</code></pre>"), shown[:400]
         assert shown.count("<pre>") == 1

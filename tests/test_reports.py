@@ -136,6 +136,8 @@ def test_feedback_names_the_mistakes_and_shows_the_heatmaps(graded: Path) -> Non
     assert "Mistake recognised: softmax over the wrong dimension" in text
     weights = text[text.index("Step 5: weights"):text.index("Step 6: context")]
     named = "softmax over the wrong dimension (every row, one query over all keys, must sum to 1: use dim=-1)"
+    results = json.loads((graded / "partial_mistakes" / "results.json").read_text(encoding="utf-8"))
+    assert [t["extra_data"]["mistakes"] for t in results["tests"] if t["number"] in ("5.1", "5.3")] == [[named]] * 2
     assert weights.count(named) == weights.count(f"Mistake recognised: {named}") == 2, weights  # once per check
     assert re.search(r"\(\d+\.\d{3,} / ", text) is None  # per-check points rounded for display
     assert "Work on step 5, weights" in text  # the first unfinished step

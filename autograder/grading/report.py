@@ -51,6 +51,7 @@ def results_json(result: SubmissionResult, course: Course) -> dict[str, Any]:
                 "output_format": "md",
                 "tags": [t.step],
                 "visibility": visibility,
+                "extra_data": {"check": t.check, "mistakes": t.mistakes},  # what the reports tally (never parsed)
             }
             for t in result.tests
         ],
