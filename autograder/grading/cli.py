@@ -199,12 +199,14 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
     try:
         class_report.write_class_report(out_dir, ordered, course, seed=seed, students=students)
     except Exception as error:  # noqa: BLE001 - grades.csv and results.json are written; say so and go on
-        print(f"report.html and mistakes.csv not written ({type(error).__name__}: {error})", file=sys.stderr)
+        print(shown_text(f"report.html and mistakes.csv not written ({type(error).__name__}: {error})"),
+              file=sys.stderr)
     if gradebook is not None:
         try:
-            print(gradebook.write(ordered, {s.name: s.path for s in submissions}), file=sys.stderr)
+            print(shown_text(gradebook.write(ordered, {s.name: s.path for s in submissions})), file=sys.stderr)
         except Exception as error:  # noqa: BLE001 - grades.csv and results.json are written; say so
-            print(f"the gradebook {gradebook.path} was not written ({type(error).__name__}: {error})", file=sys.stderr)
+            print(shown_text(f"the gradebook {gradebook.path} was not written ({type(error).__name__}: {error})"),
+                  file=sys.stderr)
             failures += 1
     report.print_summary(ordered, course, seed=seed, out_dir=out_dir)
     print(f"{_counted(len(submissions), 'folder')} found, {len(submissions) - failures} graded in "
