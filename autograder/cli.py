@@ -3,6 +3,9 @@
 Each command lives in its own module with ``add_arguments(parser)`` and ``run(args) -> int``;
 the module is imported only when its command runs, so ``grade`` never pays for nbformat.
 Errors the user can fix (a bad path, an invalid ``course.yml``) print one line and exit 2.
+Every command works from a virtualenv that is not activated (``/path/to/venv/bin/python -m
+autograder release``, as cron or an IDE runs it): `interpreter_on_path` puts the interpreter's
+scripts folder on ``PATH`` first, so the tools nbgrader runs (``alembic``) are found.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import argparse
 import importlib
 import os
 import sys
+import sysconfig
 from typing import NoReturn
 
 from .errors import UsageError
@@ -29,7 +33,18 @@ COMMANDS = {
 }
 
 
+def interpreter_on_path(environment: dict[str, str] | os._Environ[str] = os.environ) -> None:
+    """Put this interpreter's scripts folder (a virtualenv's ``bin/``) at the front of ``environment["PATH"]``
+    when it is not on it already: subprocesses then find the tools installed beside it."""
+    folders = [os.path.dirname(sys.executable), sysconfig.get_path("scripts")]
+    path = [p for p in environment.get("PATH", "").split(os.pathsep) if p]
+    missing = [folder for folder in dict.fromkeys(folders) if folder and folder not in path]
+    if missing:
+        environment["PATH"] = os.pathsep.join([*missing, *path])
+
+
 def main(argv: list[str] | None = None) -> int:
+    interpreter_on_path()
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     modules = {}
@@ -49,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(modules[args.command].run(args) or 0)
     except (UsageError, CourseError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        from .grading.inert import shown_text  # a path or name in the message may hold control characters
+
+        print(f"error: {shown_text(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

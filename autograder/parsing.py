@@ -5,6 +5,10 @@ in state shared by all threads: two ``ast.parse`` calls at once (``--jobs 2``, o
 submission) fail with ``SystemError: AST constructor recursion depth mismatch`` (CPython
 gh-106905), and the grader then failed a submission. Every parse the grader makes goes through
 this lock; parsing takes milliseconds, so nothing waits long.
+
+A source nested too deeply for the parser (``[[[[...]]]]`` 100,000 deep raises ``MemoryError``
+in ``ast.parse``) is a ``SyntaxError`` here, which every caller already turns into a note for that
+file or answer alone.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ _LOCK = threading.Lock()
 def parse(source: str, filename: str = "<unknown>", mode: str = "exec") -> ast.AST:
     """``ast.parse``, one thread at a time."""
     with _LOCK:
-        return ast.parse(source, filename=filename, mode=mode)
+        try:
+            return ast.parse(source, filename=filename, mode=mode)
+        except (MemoryError, RecursionError):  # a source nested 100,000 deep: the parser's stack, not ours
+            raise SyntaxError("the code is nested too deeply to be parsed", (filename, 1, 0, "")) from None
 
 
 def literal_eval(text: str) -> Any:

@@ -292,7 +292,8 @@ def test_an_upload_without_code_gets_a_score_and_says_what_was_found(graded) -> 
     assert results["score"] == 0
     assert results["extra_data"]["submission_form"] == "nothing"
     assert ("Found at the top of your submission: answers.txt, images/, report.pdf. Submit the attention folder "
-            "(with attention/<module>.py files), a zip of it, or the step notebooks.") in results["output"]
+            "(with attention/\\<module\\>.py files), a zip of it, or the step notebooks.") in results["output"]
+    # (the note is markdown there: <module> would be an HTML tag, so it is escaped)
     paragraphs = [line for line in results["output"].splitlines() if line.strip()]  # markdown: blank lines between
     assert paragraphs[1].startswith("Found at the top of your submission")  # right after the score
     assert all(t["status"] == "failed" and "no attention/ package" in t["output"] for t in results["tests"])

@@ -31,6 +31,7 @@ from autograder.notebook_ids import ASSIGNMENT, answer_id, question_id
 SEED = 3
 STUDENTS = ("alice", "bob", "carol")
 HANDED_IN = "2026-11-20 10:00:00.000000 UTC"
+STORED_SCRIPT = "<script>document.title = 'stored script ran'</script><b>stored</b>"
 BOB_WRONG = {"04_scores": {"scores_test_1", "scores_test_2"}, "10_causal_mask": {"question_non_causal_matrix_test"}}
 
 
@@ -68,6 +69,17 @@ def hand_in(root: Path) -> None:
                                   "metadata": {"nbgrader": {"grade": True, "grade_id": grade_id, "points": 100,
                                                             "locked": True, "solution": False, "schema_version": 3}}})
     forged.write_text(json.dumps(notebook), encoding="utf-8")
+    # carol's stored outputs carry a script, and one concept answer is nested 100,000 deep (MemoryError in ast.parse)
+    notebook = json.loads(forged.read_text(encoding="utf-8"))
+    stored = next(c for c in notebook["cells"] if c["cell_type"] == "code")
+    stored["outputs"] = [{"output_type": "display_data", "metadata": {}, "data": {"text/html": STORED_SCRIPT}}]
+    forged.write_text(json.dumps(notebook), encoding="utf-8")
+    deep = root / "submitted" / "carol" / ASSIGNMENT / "09_causal_pairs.ipynb"
+    notebook = json.loads(deep.read_text(encoding="utf-8"))
+    cell = next(c for c in notebook["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id")
+                == question_id("keys_for_query_5"))
+    cell["source"] = "keys_for_query_5 = " + "-" * 100_000 + "6"
+    deep.write_text(json.dumps(notebook), encoding="utf-8")
 
 
 def cell_scores(database: Path, student: str) -> dict[tuple[str, str], float]:
@@ -133,6 +145,19 @@ def test_generate_feedback_works_on_the_autograded_notebooks_written(course: dic
     assert "✗" not in (feedback / "alice" / ASSIGNMENT / "04_scores.html").read_text(encoding="utf-8")
 
 
+def test_stored_outputs_are_cleared_and_a_deep_answer_costs_only_that_answer(course: dict) -> None:
+    """carol's stored <script> output is not in autograded/ nor in nbgrader's feedback page; her answer nested
+    100,000 deep scores 0 and every student's gradebook entry is still written (the fixture checks the 4)."""
+    autograded = course["root"] / "autograded" / "carol" / ASSIGNMENT / "01_tokens.ipynb"
+    notebook = json.loads(autograded.read_text(encoding="utf-8"))
+    graded = [c for c in notebook["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
+    assert graded and all(c["outputs"] for c in graded)  # the grader's own outputs stay
+    assert STORED_SCRIPT not in json.dumps(notebook) and "<script" not in json.dumps(notebook)
+    page = (course["root"] / "feedback" / "carol" / ASSIGNMENT / "01_tokens.html").read_text(encoding="utf-8")
+    assert "stored script ran" not in page
+    assert course["cells"]["carol"][("09_causal_pairs", question_id("keys_for_query_5") + "_test")] == 0
+
+
 def test_the_gradebook_agrees_with_grades_csv_where_the_paths_agree(course: dict) -> None:
     """Full and empty work score the same in both; bob's other steps too (see the README for why his differ)."""
     ours, exported = course["ours"], course["exported"]
@@ -173,6 +198,7 @@ def test_a_question_answer_is_read_never_run(tmp_path: Path) -> None:
         f"keys_for_query_5 = __import__('pathlib').Path({str(tmp_path / 'ran')!r}).touch()": NO_ANSWER,
         "keys_for_query_5 = (": NO_ANSWER,
         "keys_for_query_5 = 5\nkeys_for_query_5 = 6": 6,
+        "keys_for_query_5 = " + "-" * 100_000 + "6": NO_ANSWER,  # MemoryError in ast.parse: this answer only
     }
     for source, value in answers.items():
         notebook = {"cells": [{"cell_type": "code", "source": source,

@@ -34,7 +34,7 @@ from autograder.course import load_course
 from autograder.grading import report
 from autograder.grading.engine import SubmissionResult
 from autograder.grading.engine import TestResult as CheckResult
-from autograder.grading.mistake_tally import named_mistakes, submission_notes
+from autograder.grading.mistake_tally import submission_notes
 from autograder.grading.public_example import EXAMPLES, example_qkv, expected_matrix, learner_examples
 from autograder.hidden import load_hidden_checks
 from selfcheck import LocalSubject, run_check
@@ -134,6 +134,12 @@ def test_feedback_names_the_mistakes_and_shows_the_heatmaps(graded: Path) -> Non
     page = _page(graded / "partial_mistakes" / "feedback.html")
     text = _text(page)
     assert "Mistake recognised: softmax over the wrong dimension" in text
+    weights = text[text.index("Step 5: weights"):text.index("Step 6: context")]
+    named = "softmax over the wrong dimension (every row, one query over all keys, must sum to 1: use dim=-1)"
+    results = json.loads((graded / "partial_mistakes" / "results.json").read_text(encoding="utf-8"))
+    assert [t["extra_data"]["mistakes"] for t in results["tests"] if t["number"] in ("5.1", "5.3")] == [[named]] * 2
+    assert weights.count(named) == weights.count(f"Mistake recognised: {named}") == 2, weights  # once per check
+    assert re.search(r"\(\d+\.\d{3,} / ", text) is None  # per-check points rounded for display
     assert "Work on step 5, weights" in text  # the first unfinished step
     assert page.count("<svg") == 2 * len(EXAMPLES) - 1  # causal_attention is a stub: no learner heatmap there
     assert "No result from your code" in text
@@ -197,7 +203,8 @@ def test_class_report_and_mistakes_csv(graded: Path) -> None:
     for name in _names(graded):
         assert name in text
     assert "Checks failed most often" in text and "Submissions with notes" in text
-    assert re.search(r"broken\s+64\s+(?:crashed|timed out|import error)", text), text[text.index("with notes"):][:600]
+    noted = r"broken \(Student Broken\)\s+64\s+(?:crashed|timed out|import error)"
+    assert re.search(noted, text), text[text.index("with notes"):][:600]
     with open(graded / "mistakes.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert rows and list(rows[0]) == ["rank", "step", "mistake", "learners", "share", "submissions"]
@@ -209,11 +216,30 @@ def test_class_report_and_mistakes_csv(graded: Path) -> None:
     assert all(r["submissions"] == "partial_mistakes" for r in rows if r["step"] in ("weights", "cross_attention"))
 
 
-def test_named_mistakes_and_notes_are_read_from_messages() -> None:
-    message = ("x: 3 of 4 values differ\n  This looks like a common mistake: a; or b (c).\n"
-               "f raised AttributeError: y (m.py, line 3). Common mistake: call super().__init__() first.")
-    assert named_mistakes(message) == ["a", "b (c)", "call super().__init__() first"]
-    assert named_mistakes("passed") == []
+def test_named_mistakes_are_the_checkers_data_and_notes_are_read_from_messages() -> None:
+    from autograder.grading.engine import named_in
+    from autograder.grading.mistake_tally import message_without_mistakes, submission_mistakes
+    from selfcheck import Outcome
+    from selfcheck.errors import learner_error
+    from selfcheck.mistakes import with_mistake
+    from selfcheck.named import naming_mistakes
+
+    with naming_mistakes() as named:
+        message = with_mistake("x: 3 of 4 values differ", "scores divided by d_k instead of sqrt(d_k)")
+        dropped = with_mistake("not used", "a note the check built and then dropped")
+        error = learner_error("RuntimeError", "This looks like a common mistake: =HYPERLINK(1). "
+                                              "before Module.__init__() call")
+        message += "\n" + error.describe()
+    assert dropped
+    assert named == ["scores divided by d_k instead of sqrt(d_k)", "a note the check built and then dropped",
+                     "call super().__init__() first thing in your module's __init__"]
+    mistakes = named_in(Outcome("failed", message), named)
+    assert mistakes == ("scores divided by d_k instead of sqrt(d_k)",
+                        "call super().__init__() first thing in your module's __init__")
+    test = CheckResult("weights", "c", "t", "5.1", 0, 1, False, message, list(mistakes))
+    assert submission_mistakes(SubmissionResult("s", 1, tests=[test])) == [("weights", m) for m in mistakes]
+    shown = message_without_mistakes(test)
+    assert "sqrt(d_k)" not in shown and "super()" not in shown and "=HYPERLINK(1)" in shown  # learner text is kept
     result = SubmissionResult("s", 1, notes=["no attention/ package was found in this submission"])
     result.tests = [CheckResult("tokens", "c", "t", "1.1", 0, 1, False, "not graded: the submission has no attention/")]
     assert submission_notes(result) == ["not found"]
@@ -276,6 +302,8 @@ def test_roster_columns_and_the_lms_export(graded: Path) -> None:
     assert students["1002"][-1] == f"{round(float(exact), COURSE.score_decimals):g}" and "." in exact
     assert len(students["1002"][-1].split(".")[1]) <= COURSE.score_decimals
     assert students["1001"][-1] == "100" and students["2000"][-1] == ""  # absent: empty, not 0
+    report = _text(_page(graded / "report.html"))  # the class report names the students beside their folders
+    assert "partial_mistakes Student Partial_Mistakes" in report and "broken (Student Broken)" in report
 
 
 def test_the_batch_also_gets_the_similarity_report(graded: Path) -> None:

@@ -36,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
     course = load_course()
     layout = Layout()
     if getattr(args, "check", False):
-        problems = check_release(course, layout)
+        try:
+            problems = check_release(course, layout)
+        except NbgraderError as error:  # one line, the real cause (`learner.nbgrader_cause`)
+            raise UsageError(str(error)) from None
         for problem in problems:
             print(problem)
         if problems:

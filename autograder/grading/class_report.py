@@ -2,17 +2,17 @@
 
 ``report.html`` is one self-contained page (inline CSS, matplotlib histograms as base64 PNG):
 the score distribution; per step its mean, completion and a histogram; the mistakes the checks
-named, ranked by how many learners made them, with who made them; the checks failed most often;
+named, ranked by how many learners made them, with who made them (with ``--roster``, the students'
+names beside their folders); the checks failed most often;
 the submissions with notes (not found, empty, crashed, timed out, ...); the seed and the course
 version. ``mistakes.csv`` holds the ranked mistakes, one row per (step, mistake).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import statistics
+from collections.abc import Mapping
 from html import escape
 from pathlib import Path
 from urllib.parse import quote
@@ -21,6 +21,7 @@ from .. import __version__
 from ..course import Course
 from .engine import SubmissionResult
 from .feedback_page import STYLE
+from .inert import csv_text
 from .mistake_tally import failed_checks, mistake_counts, submission_notes
 from .plots import histogram_png, score_bins, small_histograms_png
 
@@ -30,12 +31,10 @@ TOP_CHECKS = 15
 
 def mistakes_csv(results: list[SubmissionResult], course: Course) -> str:
     """rank, step, mistake, learners (count), share (of the batch), submissions (``;``-separated)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(MISTAKES_COLUMNS)
+    rows: list[list[object]] = [MISTAKES_COLUMNS]
     for rank, (step, mistake, names) in enumerate(mistake_counts(results), start=1):
-        writer.writerow([rank, step, mistake, len(names), f"{len(names) / max(1, len(results)):.3f}", ";".join(names)])
-    return buffer.getvalue()
+        rows.append([rank, step, mistake, len(names), f"{len(names) / max(1, len(results)):.3f}", ";".join(names)])
+    return csv_text(rows)
 
 
 def _complete(result: SubmissionResult, step_id: str, points: float) -> bool:
@@ -54,8 +53,14 @@ def step_statistics(results: list[SubmissionResult], course: Course) -> list[dic
     return rows
 
 
-def report_html(results: list[SubmissionResult], course: Course, *, seed: int) -> str:
-    """The whole class report."""
+def report_html(results: list[SubmissionResult], course: Course, *, seed: int,
+                students: Mapping[str, str] | None = None) -> str:
+    """The whole class report; ``students`` (submission -> student name, from ``--roster``) adds their names."""
+    students = students or {}
+
+    def who(name: str) -> str:
+        return f"{escape(name)} ({escape(students[name])})" if students.get(name) else escape(name)
+
     scores = [r.score for r in results]
     maximum = course.max_score
     out = ["<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
@@ -89,7 +94,7 @@ def report_html(results: list[SubmissionResult], course: Course, *, seed: int) -
         out.append("<table><tr><th>#</th><th>step</th><th>mistake</th><th>learners</th><th>who</th></tr>")
         for rank, (step, mistake, names) in enumerate(ranked, start=1):
             out.append(f'<tr><td class="num">{rank}</td><td>{escape(step)}</td><td>{escape(mistake)}</td>'
-                       f'<td class="num">{len(names)}</td><td>{escape(", ".join(names))}</td></tr>')
+                       f'<td class="num">{len(names)}</td><td>{", ".join(who(n) for n in names)}</td></tr>')
         out.append("</table><p class=\"meta\">Also in mistakes.csv.</p>")
     else:
         out.append("<p>No recognised mistake in this batch.</p>")
@@ -109,27 +114,31 @@ def report_html(results: list[SubmissionResult], course: Course, *, seed: int) -
     if noted:
         out.append("<table><tr><th>submission</th><th>score</th><th>what happened</th><th>notes</th></tr>")
         for result, labels in noted:
-            out.append(f"<tr><td>{escape(result.name)}</td><td class=\"num\">{result.score:g}</td>"
+            out.append(f"<tr><td>{who(result.name)}</td><td class=\"num\">{result.score:g}</td>"
                        f"<td>{escape('; '.join(labels))}</td>"
                        f"<td>{'<br>'.join(escape(n) for n in result.notes)}</td></tr>")
         out.append("</table>")
     else:
         out.append("<p>None.</p>")
-    out.append("<h2>All submissions</h2><table><tr><th>submission</th><th>score</th>"
+    out.append("<h2>All submissions</h2><table><tr><th>submission</th>"
+               + ("<th>student</th>" if students else "") + "<th>score</th>"
                + "".join(f"<th title=\"{escape(s.id)}\">{n}</th>" for n, s in enumerate(course.steps, start=1))
                + "</tr>")
     for result in results:
         cells = "".join(f'<td class="num">{result.step_score(s.id):g}</td>' for s in course.steps)
+        student = f"<td>{escape(students.get(result.name, ''))}</td>" if students else ""
         out.append(f'<tr><td><a href="{escape(quote(result.name))}/feedback.html">{escape(result.name)}</a></td>'
-                   f'<td class="num">{result.score:g}</td>{cells}</tr>')
+                   f'{student}<td class="num">{result.score:g}</td>{cells}</tr>')
     out.append("</table>")
     out.append("</body></html>")
     return "\n".join(out)
 
 
-def write_class_report(out_dir: Path, results: list[SubmissionResult], course: Course, *, seed: int) -> None:
-    """``DIR/report.html`` and ``DIR/mistakes.csv`` for the submissions graded in this run."""
+def write_class_report(out_dir: Path, results: list[SubmissionResult], course: Course, *, seed: int,
+                       students: Mapping[str, str] | None = None) -> None:
+    """``DIR/report.html`` and ``DIR/mistakes.csv`` for the submissions graded in this run (``students``: the
+    roster's names by submission)."""
     from .report import write_atomic
 
     write_atomic(out_dir / "mistakes.csv", mistakes_csv(results, course))
-    write_atomic(out_dir / "report.html", report_html(results, course, seed=seed))
+    write_atomic(out_dir / "report.html", report_html(results, course, seed=seed, students=students))

@@ -27,7 +27,8 @@ from .. import PACKAGE_DIR
 from ..errors import UsageError
 from ..sandbox.uids import UID_BLOCK
 from ..sandbox.worker import Zygote
-from .intake import Submission, SubmissionError, resolve_submissions
+from .inert import shown_text
+from .intake import Submission, SubmissionError, entries, is_output_folder, resolve_submissions
 
 if TYPE_CHECKING:
     from .gradebook import Gradebook
@@ -82,11 +83,14 @@ def _run(args: argparse.Namespace, zygote: Zygote) -> int:
         submissions = resolve_submissions(args.submissions or [str(SAMPLES)], course)
     except SubmissionError as error:
         raise UsageError(str(error)) from None
-    for batch in dict.fromkeys(s.batch for s in submissions if s.batch is not None):
-        inside = sum(s.batch == batch for s in submissions)
-        print(f"{batch}: a folder of {inside} submissions; each subfolder and zip in it is graded under its own name",
-              file=sys.stderr)
     out_dir = Path(args.out)
+    submissions = [s for s in submissions if s.batch is None or s.path.resolve() != out_dir.resolve()]
+    for batch in dict.fromkeys(s.batch for s in submissions if s.batch is not None):
+        for folder in [p for p in entries(batch) if is_output_folder(p) or p.resolve() == out_dir.resolve()]:
+            print(f"{shown_text(str(folder))}: an output folder of the grader, not graded", file=sys.stderr)
+        inside = sum(s.batch == batch for s in submissions)
+        print(f"{shown_text(str(batch))}: a folder of {inside} submissions; each subfolder and zip in it is graded "
+              "under its own name", file=sys.stderr)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         probe = out_dir / ".write-test"
@@ -97,13 +101,14 @@ def _run(args: argparse.Namespace, zygote: Zygote) -> int:
     roster = _load_roster(args.roster) if args.roster else None
     seed = args.seed if args.seed is not None else secrets.randbits(31)
     status = grade_all(course, submissions, out_dir=out_dir, jobs=args.jobs, seed=seed,
-                       allow_unconfined=args.allow_unconfined, zygote=zygote, gradebook=gradebook)
+                       allow_unconfined=args.allow_unconfined, zygote=zygote, gradebook=gradebook,
+                       students={folder: s.name for folder, s in roster.items()} if roster else None)
     if roster is not None:
         from .roster import write_lms_files
 
         unknown = write_lms_files(out_dir, roster, course)
         if unknown:
-            print(f"not on the roster (no student columns): {', '.join(unknown)}", file=sys.stderr)
+            print(f"not on the roster (no student columns): {shown_text(', '.join(unknown))}", file=sys.stderr)
         print(f"roster: {out_dir}/grades.csv has student_id, name, email; LMS import file: {out_dir}/lms_grades.csv",
               file=sys.stderr)
     if len(submissions) >= 2 and not args.no_similarity:
@@ -129,7 +134,8 @@ def _load_roster(path: str) -> dict:
 
 def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int, seed: int,  # noqa: ANN001
               hidden_paths: tuple[str | Path, ...] = (), allow_unconfined: bool = False,
-              zygote: Zygote | None = None, gradebook: Gradebook | None = None) -> int:
+              zygote: Zygote | None = None, gradebook: Gradebook | None = None,
+              students: dict[str, str] | None = None) -> int:
     """Grade ``submissions`` and write every report; returns the exit status.
 
     ``hidden_paths``: more files or folders learner code must not see, besides the grader's own
@@ -137,6 +143,7 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
     ``allow_unconfined``: grade even where learner code cannot be confined (`UsageError` otherwise).
     ``zygote``: a worker already started (it is closed at the end); by default one is started here.
     ``gradebook``: nbgrader's gradebook to write the grade cells' scores into (the public checks then run too).
+    ``students``: submission -> student name (the roster), shown in the class report.
     """
     from ..sandbox.isolation import make_undumpable
     from ..sandbox.unprivileged import UNCONFINED_RISK, grading_mode
@@ -203,14 +210,16 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
     merged = merge_grades(out_dir / "grades.csv", report.grades_csv(ordered, course))
     report.write_atomic(out_dir / "grades.csv", merged.text)
     try:
-        class_report.write_class_report(out_dir, ordered, course, seed=seed)
+        class_report.write_class_report(out_dir, ordered, course, seed=seed, students=students)
     except Exception as error:  # noqa: BLE001 - grades.csv and results.json are written; say so and go on
-        print(f"report.html and mistakes.csv not written ({type(error).__name__}: {error})", file=sys.stderr)
+        print(shown_text(f"report.html and mistakes.csv not written ({type(error).__name__}: {error})"),
+              file=sys.stderr)
     if gradebook is not None:
         try:
-            print(gradebook.write(ordered, {s.name: s.path for s in submissions}), file=sys.stderr)
+            print(shown_text(gradebook.write(ordered, {s.name: s.path for s in submissions})), file=sys.stderr)
         except Exception as error:  # noqa: BLE001 - grades.csv and results.json are written; say so
-            print(f"the gradebook {gradebook.path} was not written ({type(error).__name__}: {error})", file=sys.stderr)
+            print(shown_text(f"the gradebook {gradebook.path} was not written ({type(error).__name__}: {error})"),
+                  file=sys.stderr)
             failures += 1
     report.print_summary(ordered, course, seed=seed, out_dir=out_dir)
     print(f"{_counted(len(submissions), 'folder')} found, {len(submissions) - failures} graded in "
@@ -247,9 +256,11 @@ class _Progress:
 
     def advance(self, result) -> None:  # noqa: ANN001
         self.done += 1
-        line = f"{result.name}: {result.score:g}/{result.max_score:g} ({result.elapsed:.1f} s)"
+        line = f"{shown_text(result.name)}: {result.score:g}/{result.max_score:g} ({result.elapsed:.1f} s)"
         if self.bar is not None:
-            self.bar.update(self.task, advance=1, description=line)
+            from rich.markup import escape
+
+            self.bar.update(self.task, advance=1, description=escape(line))
         else:
             print(f"[{self.done}/{self.total}] {line}", file=sys.stderr, flush=True)
 

@@ -16,12 +16,13 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from selfcheck.errors import CallFailed
 from selfcheck.forbidden import called_message, uses_message
 from selfcheck.forbidden_scan import scan_step
+from selfcheck.named import naming_mistakes
 from selfcheck.registry import Check, CheckRegistry, Outcome, run_check
 
 from .. import REPO_ROOT, parsing
@@ -44,6 +45,7 @@ class TestResult:
     max_score: float
     passed: bool
     output: str
+    mistakes: list[str] = field(default_factory=list)  # catalogue mistakes the check named (never read from output)
 
 
 @dataclass
@@ -208,7 +210,7 @@ class Grader:
         return [
             TestResult(step.id, check.name, check.title, f"{number}.{index}",
                        share if outcome.passed else 0.0, share, outcome.passed,
-                       "passed" if outcome.passed else outcome.message)
+                       "passed" if outcome.passed else outcome.message, list(outcome.mistakes))
             for index, (check, share, outcome) in enumerate(zip(checks, shares, outcomes, strict=True), start=1)
         ]
 
@@ -253,7 +255,9 @@ class Grader:
                         break
                 started = time.perf_counter()
                 try:
-                    outcome = run_check(check, RemoteSubject(step.id, filename, session), self.seed)
+                    with naming_mistakes() as named:
+                        outcome = run_check(check, RemoteSubject(step.id, filename, session), self.seed)
+                    outcome = replace(outcome, mistakes=named_in(outcome, named))
                 except CallFailed as failure:
                     outcome = Outcome("failed", str(failure))
                 TIMINGS.add("checks", started)
@@ -273,7 +277,7 @@ class Grader:
         if capped:
             note = (f" (Your code printed more than {self.course.limits.output_kb} KB; printing beyond that "
                     "raises an error. Print less.)")
-            outcomes = [o if o.passed else Outcome(o.status, o.message + note) for o in outcomes]
+            outcomes = [o if o.passed else replace(o, message=o.message + note) for o in outcomes]
         return outcomes
 
     @staticmethod
@@ -312,6 +316,17 @@ class Grader:
         session = StepSession(self.zygote, spec, self.course.limits.call_seconds, budget)
         session.start()
         return session
+
+
+def named_in(outcome: Outcome, named: list[str]) -> tuple[str, ...]:
+    """The mistakes the checker named while ``outcome`` was found that its message still states.
+
+    ``named`` comes from the checker's own code (`selfcheck.mistakes.naming_mistakes`), never from
+    the message: a learner's exception text that reads like a mistake note names nothing.
+    """
+    if outcome.passed:
+        return ()
+    return tuple(description for description in named if description in outcome.message)
 
 
 def _import_message(filename: str, session: StepSession) -> str:

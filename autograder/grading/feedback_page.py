@@ -16,7 +16,8 @@ from html import escape
 from .. import __version__
 from ..course import Course, Step
 from .engine import SubmissionResult, TestResult
-from .mistake_tally import NOT_FOUND, named_mistakes, submission_notes
+from .inert import markdown_block, markdown_text
+from .mistake_tally import NOT_FOUND, message_without_mistakes, submission_notes
 from .plots import heatmap_svg
 from .public_example import Example, examples_for, expected_matrix
 
@@ -55,8 +56,9 @@ def next_steps(result: SubmissionResult, course: Course) -> list[str]:
     notes = submission_notes(result)
     advice: list[str] = []
     if NOT_FOUND in notes:
-        advice.append("Hand in your `attention/` folder (the `attention/<module>.py` files, laid out as in "
-                      "`exercises/`) or your step notebooks: nothing gradable was found in this submission.")
+        advice.append("Hand in your `attention/` folder (the `attention/<module>.py` files, laid out as in the "
+                      "`attention-course/` folder you were given) or your step notebooks: nothing gradable was found "
+                      "in this submission.")
         return advice
     if not result.tests:
         return ["Your submission could not be graded (see the notes above): please tell your instructor."]
@@ -67,10 +69,10 @@ def next_steps(result: SubmissionResult, course: Course) -> list[str]:
     number, step = unfinished[0]
     failed = [t for t in step_tests(result, step) if not t.passed]
     text = (f"Work on step {number}, `{step.id}` ({step.title}), next: {len(failed)} of "
-            f"{len(step_tests(result, step))} checks fail. Run `pytest -k {step.id}` in your exercises "
+            f"{len(step_tests(result, step))} checks fail. Run `pytest -k {step.id}` in your `attention-course/` "
             "folder: the self-checks test the same things on public inputs.")
     advice.append(text)
-    mistakes = [m for t in failed for m in named_mistakes(t.output)]
+    mistakes = [m for t in failed for m in t.mistakes]
     for mistake in dict.fromkeys(mistakes):
         advice.append(f"In `{step.id}`, look for this mistake: {mistake}.")
     if len(unfinished) > 1:
@@ -80,6 +82,12 @@ def next_steps(result: SubmissionResult, course: Course) -> list[str]:
         advice.append("Some code ran out of time or ended its process: look for endless loops, `sys.exit`, "
                       "or very large tensors in the steps named below.")
     return advice
+
+
+def shown_points(value: float) -> str:
+    """Points as a page shows them: at most 2 decimals (``0.4287`` -> ``0.43``); results.json and grades.csv
+    keep them exact."""
+    return f"{round(value, 2):g}"
 
 
 def _code(text: str) -> str:
@@ -108,10 +116,10 @@ def _heatmaps_html(example: Example, learner: list[list[float]] | str | None) ->
 def _test_html(test: TestResult) -> str:
     mark = "✓" if test.passed else "✗"
     body = f'<li class="{"pass" if test.passed else "fail"}"><b>{mark} {escape(test.number)}</b> {escape(test.title)} '
-    body += f'<span class="meta">({test.score:g} / {test.max_score:g})</span>'
+    body += f'<span class="meta">({shown_points(test.score)} / {shown_points(test.max_score)})</span>'
     if not test.passed:
-        body += f"<pre>{escape(test.output)}</pre>"
-        for mistake in named_mistakes(test.output):
+        body += f"<pre>{escape(message_without_mistakes(test))}</pre>"
+        for mistake in test.mistakes:
             body += f'<div class="mistake"><b>Mistake recognised:</b> {escape(mistake)}</div>'
     return body + "</li>"
 
@@ -123,7 +131,7 @@ def feedback_html(result: SubmissionResult, course: Course) -> str:
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            f"<title>Feedback: {escape(title)}</title><style>{STYLE}</style></head><body>",
            f"<p class=\"meta\">{escape(course.title)}: feedback</p><h1>{escape(result.name)}</h1>",
-           f'<p class="score">Score: {result.score:g} / {result.max_score:g}</p>',
+           f'<p class="score">Score: {shown_points(result.score)} / {shown_points(result.max_score)}</p>',
            f'<p class="meta">Graded with seed {result.seed} by grader {escape(__version__)}, course version '
            f"{escape(course.version)}.</p>"]
     if result.notes:
@@ -137,7 +145,7 @@ def feedback_html(result: SubmissionResult, course: Course) -> str:
         got = result.step_score(step.id)
         out.append(f'<tr class="{_status(got, step.points)}"><td class="num">{number}</td>'
                    f'<td><a href="#step-{escape(step.id)}">{escape(step.id)}</a>: {escape(step.title)}</td>'
-                   f'<td class="num">{got:g} / {step.points:g}</td>'
+                   f'<td class="num">{shown_points(got)} / {shown_points(step.points)}</td>'
                    f'<td class="num">{sum(t.passed for t in tests)} / {len(tests)}</td></tr>')
     out.append("</table>")
     for number, step in enumerate(course.steps, start=1):
@@ -145,7 +153,8 @@ def feedback_html(result: SubmissionResult, course: Course) -> str:
         got = result.step_score(step.id)
         out.append(f'<h2 id="step-{escape(step.id)}">Step {number}: {escape(step.id)} '
                    f'<span class="meta">({escape(step.title)})</span></h2>'
-                   f'<p class="{_status(got, step.points)}"><b>{got:g} / {step.points:g}</b> points, '
+                   f'<p class="{_status(got, step.points)}"><b>{shown_points(got)} / {shown_points(step.points)}</b> '
+                   'points, '
                    f"{sum(t.passed for t in tests)} of {len(tests)} checks passed</p>")
         out.append('<ul class="checks">' + "".join(_test_html(t) for t in tests) + "</ul>")
         examples = examples_for(step.id)
@@ -189,7 +198,7 @@ def examples_markdown(result: SubmissionResult, step: Step) -> str:
         if isinstance(mine, list):
             parts.append("Your code:\n\n" + _matrix_md(mine, example.rows, example.columns))
         else:
-            parts.append(f"Your code: no result ({mine or 'not run on the example'}).")
+            parts.append(f"Your code: no result ({markdown_text(mine or 'not run on the example')}).")
         parts.append("Correct:\n\n" + _matrix_md(correct, example.rows, example.columns))
     return "\n\n".join(parts)
 
@@ -198,10 +207,9 @@ def test_markdown(test: TestResult) -> str:
     """One test's output for Gradescope (``output_format: md``): the message in a code block, the mistake named."""
     if test.passed:
         return "passed"
-    fence = "````" if "```" in test.output else "```"
-    text = f"{fence}\n{test.output}\n{fence}"
-    for mistake in named_mistakes(test.output):
-        text += f"\n\n**Mistake recognised:** {mistake}"
+    text = markdown_block(message_without_mistakes(test))
+    for mistake in test.mistakes:
+        text += f"\n\n**Mistake recognised:** {markdown_text(mistake)}"
     return text
 
 

@@ -21,8 +21,10 @@ with ``auto_score``):
   hidden key (`autograder.hidden.questions`), exactly as ``run_question`` decides in nbgrader.
 - **The autograded notebooks** (``autograded/<student>/notebooks/``, beside the gradebook, the
   course root): each handed-in notebook with its grade cells' sources restored and their outputs
-  saying which checks passed, so that ``nbgrader generate_feedback`` (whose preprocessors clear
-  hidden tests) and formgrader have what ``nbgrader autograde`` would leave. Nothing is run.
+  saying which checks passed, every other code cell's stored outputs cleared (as nbgrader's
+  ``autograde`` does: a learner's stored output could hold a script), so that ``nbgrader
+  generate_feedback`` (whose preprocessors clear hidden tests) and formgrader have what
+  ``nbgrader autograde`` would leave. Nothing is run.
 - A submission the grader itself failed on is not written (its grades stay as they were).
 
 ``grades.csv`` and ``results.json`` keep the grader's own view (every hidden check scored by
@@ -42,6 +44,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from selfcheck.registry import CheckRegistry
 
@@ -136,31 +139,43 @@ class Gradebook:
         """
         from nbgrader.api import Gradebook as NbgraderGradebook
 
-        written, skipped = [], []
+        written: list[str] = []
+        skipped: list[str] = []
+        failed: list[str] = []
         with NbgraderGradebook(self.url) as gradebook, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notes inside nbgrader's add_submission
             for result in results:
                 if not result.tests:  # the grader failed on it: nothing to write
                     skipped.append(result.name)
                     continue
-                folder = folders.get(result.name)
-                answers = {c.question: question_answer(folder, c.notebook, c.question) if folder else NO_ANSWER
-                           for c in self.cells if c.question is not None}
-                gradebook.update_or_create_student(result.name)
-                stamp = handed_in_at(folder) if folder else None  # nbgrader's late penalty reads it
-                extra = {"timestamp": stamp} if stamp is not None else {}
-                gradebook.update_or_create_submission(ASSIGNMENT, result.name, **extra)
-                for cell in self.cells:
-                    grade = gradebook.find_grade(cell.grade_id, cell.notebook, ASSIGNMENT, result.name)
-                    grade.auto_score = cell.score(result, answers, self.public_titles)
-                    grade.needs_manual_grade = grade.manual_score is not None
-                gradebook.db.commit()
-                if folder:
-                    self._write_autograded(result, answers, folder)
+                try:
+                    self._write_student(gradebook, result, folders.get(result.name))
+                except Exception as error:  # noqa: BLE001 - one submission costs only its own entry
+                    gradebook.db.rollback()
+                    failed.append(f"{result.name} ({type(error).__name__}: {error})")
+                    continue
                 written.append(result.name)
         line = (f"gradebook: {len(self.cells)} grade cells written for {len(written)} students into {self.path}, "
                 f"their notebooks into {self.path.parent / 'autograded'}")
+        if failed:
+            line += f"; could not be written: {', '.join(failed)}"
         return line + (f"; not written (the grader failed): {', '.join(skipped)}" if skipped else "")
+
+    def _write_student(self, gradebook: Any, result: SubmissionResult, folder: Path | None) -> None:
+        """One student's grade cells (``gradebook``: nbgrader's open `Gradebook`) and autograded notebooks."""
+        answers = {c.question: question_answer(folder, c.notebook, c.question) if folder else NO_ANSWER
+                   for c in self.cells if c.question is not None}
+        gradebook.update_or_create_student(result.name)
+        stamp = handed_in_at(folder) if folder else None  # nbgrader's late penalty reads it
+        extra = {"timestamp": stamp} if stamp is not None else {}
+        gradebook.update_or_create_submission(ASSIGNMENT, result.name, **extra)
+        for cell in self.cells:
+            grade = gradebook.find_grade(cell.grade_id, cell.notebook, ASSIGNMENT, result.name)
+            grade.auto_score = cell.score(result, answers, self.public_titles)
+            grade.needs_manual_grade = grade.manual_score is not None
+        gradebook.db.commit()
+        if folder:
+            self._write_autograded(result, answers, folder)
 
     def _write_autograded(self, result: SubmissionResult, answers: Mapping[str, object], folder: Path) -> None:
         """``autograded/<student>/notebooks/*.ipynb`` beside the gradebook, as ``nbgrader autograde`` leaves them.
@@ -188,6 +203,9 @@ class Gradebook:
                     marks.update(grade=True, solution=False, locked=True, points=mine[grade_id].points)
                 elif marks.get("grade"):  # a forged or duplicated grade cell: not one for nbgrader
                     marks["grade"] = False
+            for cell in data["cells"]:  # stored outputs are learner text (a <script> in an HTML output): cleared,
+                if isinstance(cell, dict) and cell.get("cell_type") == "code":  # as nbgrader's autograde does
+                    cell.update(outputs=[], execution_count=None)
             for grade in mine.values():
                 cell = by_id.get(grade.grade_id)
                 if cell is None:  # deleted by the learner: nbgrader's add_missing_cells puts it back

@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .inert import csv_text
 from .roster import ROSTER_COLUMNS
 
 
@@ -69,12 +70,10 @@ def merge_grades(path: Path, new_text: str) -> Merged:
             kept += 1
     added = [row for row in rows if row[0] in graded]
     merged += added
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(merged)
     message = f"{path}: updated {_count(updated)}, kept {kept}"
     if added:
         message += f", added {len(added)}"
-    return Merged(buffer.getvalue(), message)
+    return Merged(csv_text(merged), message)
 
 
 def _difference(old: list[str], new: list[str]) -> str:

@@ -16,7 +16,8 @@ Where the work of one submission is looked for (`locate`), in this order:
 4. one folder down, whatever its name: a subfolder holding 1-3. When several places hold work
    (the top and subfolders), the one implementing the most steps is graded (among equals the
    top, then the first subfolder in name order); a note names the others;
-5. a ``.zip`` at the top (the first in name order): unzipped, then looked through with 1-4;
+5. a ``.zip`` at the top (the first in name order): unzipped, then looked through with 1-5 (a zip
+   in the zip is unzipped too, one level);
 6. nothing: every step scores 0 and a note lists what was found.
 ``__MACOSX``, ``__pycache__``, ``.ipynb_checkpoints`` and hidden files (``.*``) are ignored.
 
@@ -24,7 +25,8 @@ Which command-line paths are submissions (`resolve_submissions`): a ``.zip`` fil
 named after the file. A folder holding work at its top (1-3) is one, named after the folder; so
 is a folder with at most one subfolder or zip holding work (``alice/attention-course/...``).
 Any other folder (two or more subfolders or zips holding work) is a batch: every subfolder and
-zip in it is one student's submission under its own name, even an empty one.
+zip in it is one student's submission under its own name, even an empty one, except an output
+folder of the grader (`is_output_folder`). A name that is not UTF-8 is shown escaped (``\\xe9``).
 """
 
 from __future__ import annotations
@@ -44,11 +46,12 @@ from ..course import COURSE_FILE, Course, load_course
 from ..notebook_ids import NOTEBOOK_FOLDER
 from .caps import MAX_ARCHIVE_BYTES, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, MAX_ZIP_DEPTH
 from .implemented import choose_sources, still_a_stub
+from .inert import shown_name
 
 PACKAGE = "attention"
 IGNORED_NAMES = {"__MACOSX", "__pycache__", ".ipynb_checkpoints"}
 
-KEPT_IN_ZIPS = (".py", ".ipynb")
+KEPT_IN_ZIPS = (".py", ".ipynb", ".zip")  # a zip inside the zip is unzipped too (one level)
 
 
 class SubmissionError(Exception):
@@ -78,9 +81,7 @@ class PrivateCopy:
         return self.package_dir / f"{module}.py"
 
 
-# ------------------------------------------------------------------------------------------------
-# Looking at folders without following links
-# ------------------------------------------------------------------------------------------------
+# -- Looking at folders without following links --------------------------------------------------
 
 
 def _real_dir(path: Path) -> bool:
@@ -132,9 +133,7 @@ def holds_work(folder: Path, course: Course) -> bool:
     return _real_dir(folder / PACKAGE) or bool(_loose_modules(folder, course)) or _has_notebooks(folder)
 
 
-# ------------------------------------------------------------------------------------------------
-# The command line
-# ------------------------------------------------------------------------------------------------
+# -- The command line ----------------------------------------------------------------------------
 
 
 def is_batch(folder: Path, course: Course) -> bool:
@@ -144,6 +143,12 @@ def is_batch(folder: Path, course: Course) -> bool:
     children = [p for p in entries(folder) if _real_dir(p) and (
         holds_work(p, course) or any(_real_dir(q) and holds_work(q, course) for q in entries(p)))]
     return len(children) + len(_zips(folder)) >= 2
+
+
+def is_output_folder(folder: Path) -> bool:
+    """A folder the grader wrote (``grades.csv`` beside ``report.html`` or ``mistakes.csv``): never a student."""
+    return _real_file(folder / "grades.csv") and (_real_file(folder / "report.html") or
+                                                  _real_file(folder / "mistakes.csv"))
 
 
 def resolve_submissions(paths: Sequence[str], course: Course | None = None) -> list[Submission]:
@@ -159,14 +164,15 @@ def resolve_submissions(paths: Sequence[str], course: Course | None = None) -> l
         if path.is_file():
             if path.suffix.lower() != ".zip":
                 raise SubmissionError(f"{text}: a submission is a folder (or a .zip of one), not a file")
-            found.append(Submission(path.stem, path))
+            found.append(Submission(shown_name(path.stem), path))
         elif not path.is_dir():
             raise SubmissionError(f"{text}: neither a folder nor a .zip file")
         elif is_batch(path, course):
-            found.extend(Submission(child.stem if child.suffix.lower() == ".zip" else child.name, child, path)
-                         for child in entries(path) if os.path.isdir(child) or child in _zips(path))
+            found.extend(Submission(shown_name(child.stem if child.suffix.lower() == ".zip" else child.name), child,
+                                    path) for child in entries(path)
+                         if (os.path.isdir(child) and not is_output_folder(child)) or child in _zips(path))
         else:
-            found.append(Submission(path.resolve().name, path))
+            found.append(Submission(shown_name(path.resolve().name), path))
     names: dict[str, Path] = {}
     for submission in found:
         if submission.name in names:
@@ -288,9 +294,7 @@ class _Copier:
         destination.write_bytes(data)
 
 
-# ------------------------------------------------------------------------------------------------
-# Finding the work in one submission
-# ------------------------------------------------------------------------------------------------
+# -- Finding the work in one submission ----------------------------------------------------------
 
 
 @dataclass
@@ -302,8 +306,10 @@ class Located:
     notes: list[str] = field(default_factory=list)
 
 
-def locate(directory: Path, course: Course, copier: _Copier, staging: Path | None, *, shown: str) -> Located:
-    """Find the work in ``directory`` (rules 1-6 of the module docstring); zips unzip under ``staging``."""
+def locate(directory: Path, course: Course, copier: _Copier, staging: Path | None, *, shown: str,
+           zip_levels: int = 2) -> Located:
+    """Find the work in ``directory`` (rules 1-6 of the module docstring); zips unzip under ``staging``,
+    ``zip_levels`` deep (a zip, and a zip inside it)."""
     candidates = [directory] if holds_work(directory, course) else []
     candidates += [p for p in entries(directory)
                    if p.name not in (PACKAGE, NOTEBOOK_FOLDER) and _real_dir(p) and holds_work(p, course)]
@@ -323,14 +329,14 @@ def locate(directory: Path, course: Course, copier: _Copier, staging: Path | Non
                          f"not {others}.")
         return Located(chosen, _form(chosen, course) if chosen == directory else "folder one level down", notes)
     zips = _zips(directory)
-    if zips and staging is not None:
-        target = staging / "unzipped"
+    if zips and staging is not None and zip_levels > 0:
+        target = staging / f"unzipped-{zip_levels}"
         notes = [f"Unzipped {zips[0].name}."]
         if len(zips) > 1:
             notes.append(f"Only {zips[0].name} was graded (the first in name order); "
                          f"{', '.join(p.name for p in zips[1:])} were ignored.")
         copier.unzip(zips[0], target)
-        inner = locate(target, course, copier, None, shown="the top of your zip")
+        inner = locate(target, course, copier, staging, shown="the top of your zip", zip_levels=zip_levels - 1)
         inner.notes[:0] = notes
         inner.form = f"zip ({inner.form})"
         return inner
@@ -422,7 +428,7 @@ def _take_in(submission: Submission, course: Course, copy: PrivateCopy, copier: 
         copy.notes.append(f"Unzipped {source.name}.")
         copier.unzip(source, staging / "unzipped")
         source, shown = staging / "unzipped", "the top of your zip"
-        located = locate(source, course, copier, None, shown=shown)
+        located = locate(source, course, copier, staging, shown=shown, zip_levels=1)
         located.form = f"zip ({located.form})"
     else:
         located = locate(source, course, copier, staging, shown=shown)

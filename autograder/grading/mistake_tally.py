@@ -1,9 +1,12 @@
 """What a graded submission tells about its learner: the mistakes the checks named, and its notes.
 
 The checks name a recognised mistake in their message ("This looks like a common mistake: X."
-from the hidden checks' comparisons, "Common mistake: X." from errors whose message gives it
-away, see `selfcheck.errors`). This module reads them back from the results, so the feedback
-page, the class report and mistakes.csv agree with what the learner was told, word for word.
+from the comparisons, "Common mistake: X." from errors whose message gives it away, see
+`selfcheck.errors`), and record it as data while they run (`selfcheck.mistakes.naming_mistakes`,
+`TestResult.mistakes`). The reports read that data, never the message: a message also holds
+learner text (an exception's message, a returned string), and a learner who writes "This looks
+like a common mistake: =HYPERLINK(...)" names nothing. So every mistake the feedback page, the
+class report and mistakes.csv list is one the grader's own code named, in the learner's words.
 """
 
 from __future__ import annotations
@@ -12,39 +15,51 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from selfcheck import mistakes as catalogue
 from selfcheck.errors import HINT_PREFIX
-from selfcheck.mistakes import MISTAKE_PREFIX
 
-from .engine import SubmissionResult
+from .engine import SubmissionResult, TestResult
 
-# "<MISTAKE_PREFIX>: X." (the catalogue) / "... <HINT_PREFIX>: X." (an error that gives it away); X runs to the end
-# of its line. Several candidates the inputs cannot tell apart are listed under another prefix: none is named.
-_SPLIT = "; or "  # older messages joined two coinciding mistakes this way; read them as two
-_NAMED = re.compile(rf"(?:{re.escape(MISTAKE_PREFIX)}|{re.escape(HINT_PREFIX)}):\s*(?P<what>[^\n]+)")
-
-
-def named_mistakes(message: str) -> list[str]:
-    """The mistakes a check's message names, in order, without the trailing full stop."""
-    found: list[str] = []
-    for match in _NAMED.finditer(message):
-        text = match.group("what").strip()
-        text = text[:-1] if text.endswith(".") else text
-        for part in text.split(_SPLIT):
-            if part and part not in found:
-                found.append(part)
-    return found
+# One mistake that several functions of a step show, each in its own words (causal_mask's tril_mask,
+# causal_mask and causal_attention_weights with the diagonal blocked): the class report counts it once.
+SAME_MISTAKE = {
+    catalogue.TRIL_NO_DIAGONAL: catalogue.DIAGONAL_MASKED,
+    catalogue.BOOL_DIAGONAL: catalogue.DIAGONAL_MASKED,
+    catalogue.TRIL_INVERTED: catalogue.INVERTED,
+    catalogue.BOOL_INVERTED: catalogue.INVERTED,
+}
 
 
 def submission_mistakes(result: SubmissionResult) -> list[tuple[str, str]]:
-    """``(step id, mistake)`` pairs this submission's failed checks named, once each, in check order."""
+    """``(step id, mistake)`` pairs this submission's failed checks named, once each, in check order.
+
+    A mistake worded differently by two functions of one step (`SAME_MISTAKE`) is one pair.
+    """
     pairs: list[tuple[str, str]] = []
     for test in result.tests:
         if test.passed:
             continue
-        for mistake in named_mistakes(test.output):
-            if (test.step, mistake) not in pairs:
-                pairs.append((test.step, mistake))
+        for mistake in test.mistakes:
+            pair = (test.step, SAME_MISTAKE.get(mistake, mistake))
+            if pair not in pairs:
+                pairs.append(pair)
     return pairs
+
+
+def message_without_mistakes(test: TestResult) -> str:
+    """The check's message without the notes naming ``test.mistakes``: the page shows those on their own.
+
+    Only the grader's own notes are cut (the last one naming each mistake, in the catalogue's or the
+    error hint's format); the rest of the message is kept as it was.
+    """
+    message = test.output
+    for mistake in test.mistakes:
+        for note, keep in ((f"\n  {catalogue.MISTAKE_PREFIX}: {mistake}.", ""), (f". {HINT_PREFIX}: {mistake}.", ".")):
+            where = message.rfind(note)
+            if where >= 0:
+                message = message[:where] + keep + message[where + len(note):]
+                break
+    return message
 
 
 # -- notes: what went wrong with a submission as a whole ------------------------------------------------

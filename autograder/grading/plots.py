@@ -112,7 +112,7 @@ def histogram_png(values: Sequence[float], *, bins: Sequence[float] | int, title
 
 def small_histograms_png(panels: Sequence[tuple[str, Sequence[float], float]], *, columns: int = 4,
                          panel_width: float = 2.5, panel_height: float = 1.7) -> str:
-    """One figure of small histograms, ``(title, values, maximum)`` each, 5 bins from 0 to ``maximum``.
+    """One figure of small histograms, ``(title, values, maximum)`` each, 5 bins from 0 to ``maximum``; x: points.
 
     One figure for all the steps: a single render (a figure per step costs ~0.4 s each).
     """
@@ -127,11 +127,13 @@ def small_histograms_png(panels: Sequence[tuple[str, Sequence[float], float]], *
         axes = figure.add_subplot(rows, columns, index + 1)
         axes.hist(list(values), bins=score_bins(maximum, 5), color="#2b6cb0", edgecolor="white")
         axes.set_title(title, fontsize=8)
+        axes.set_xlabel("points scored", fontsize=7)
         axes.yaxis.get_major_locator().set_params(integer=True)
         axes.tick_params(labelsize=7)
     figure.supylabel("submissions", fontsize=8)
     height = panel_height * rows  # fixed margins below: tight_layout would draw the figure twice
-    figure.subplots_adjust(left=0.06, right=0.98, bottom=0.5 / height, top=1 - 0.35 / height, wspace=0.25, hspace=0.9)
+    figure.subplots_adjust(left=0.06, right=0.98, bottom=0.65 / height, top=1 - 0.35 / height, wspace=0.25,
+                           hspace=1.25)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import sys
@@ -14,6 +12,7 @@ from .. import __version__
 from ..course import Course
 from . import feedback_page
 from .engine import SubmissionResult
+from .inert import csv_text, markdown_text, shown_text, terminal_text
 
 
 def results_json(result: SubmissionResult, course: Course) -> dict[str, Any]:
@@ -21,7 +20,7 @@ def results_json(result: SubmissionResult, course: Course) -> dict[str, Any]:
     visibility = course.feedback_visibility
     done = [s.id for s in course.steps if all(t.passed for t in result.tests if t.step == s.id)]
     lines = [f"Score: {result.score:g} / {result.max_score:g}. Steps complete: {len(done)} of {len(course.steps)}."]
-    lines += result.notes
+    lines += [markdown_text(note) for note in result.notes]  # learner file names: inert in markdown
     lines.append(f"Graded with seed {result.seed} by grader {__version__}, course version {course.version}.")
     return {
         "score": result.score,
@@ -52,6 +51,7 @@ def results_json(result: SubmissionResult, course: Course) -> dict[str, Any]:
                 "output_format": "md",
                 "tags": [t.step],
                 "visibility": visibility,
+                "extra_data": {"check": t.check, "mistakes": t.mistakes},  # what the reports tally (never parsed)
             }
             for t in result.tests
         ],
@@ -61,7 +61,7 @@ def results_json(result: SubmissionResult, course: Course) -> dict[str, Any]:
 def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
+    temporary.write_text(text, encoding="utf-8", errors="backslashreplace")  # an undecodable file name: \udce9
     os.replace(temporary, path)
 
 
@@ -72,19 +72,18 @@ def write_results(out_dir: Path, result: SubmissionResult, course: Course) -> Pa
     try:
         write_atomic(out_dir / result.name / "feedback.html", feedback_page.feedback_html(result, course))
     except Exception as error:  # noqa: BLE001 - the page is extra: results.json and the other submissions come first
-        print(f"{result.name}: feedback.html not written ({type(error).__name__}: {error})", file=sys.stderr)
+        print(shown_text(f"{result.name}: feedback.html not written ({type(error).__name__}: {error})"),
+              file=sys.stderr)
     return path
 
 
 def grades_csv(results: list[SubmissionResult], course: Course) -> str:
     """One row per submission: submission, score, max_score, then one column per step id in course order."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["submission", "score", "max_score", *course.step_ids])
+    rows: list[list[str]] = [["submission", "score", "max_score", *course.step_ids]]
     for result in results:
-        writer.writerow([result.name, f"{result.score:g}", f"{result.max_score:g}",
-                         *(f"{result.step_score(s):g}" for s in course.step_ids)])
-    return buffer.getvalue()
+        rows.append([result.name, f"{result.score:g}", f"{result.max_score:g}",
+                     *(f"{result.step_score(s):g}" for s in course.step_ids)])
+    return csv_text(rows)
 
 
 def _cell(value: float, compact: bool) -> str:
@@ -137,9 +136,10 @@ def print_summary(results: list[SubmissionResult], course: Course, *, seed: int,
         else:
             table.add_column(heading, justify="right", no_wrap=True)
     for row in rows[1:]:
-        table.add_row(*row)
+        table.add_row(*(terminal_text(cell) for cell in row))  # a folder name is learner text
     console.print(table)
     legend = "  ".join(f"{n}={s.id}" for n, s in enumerate(course.steps, start=1))
     console.print(f"steps: {legend}", highlight=False)
-    console.print(f"results: {out_dir}/<submission>/results.json and feedback.html, {out_dir}/grades.csv, "
-                  f"{out_dir}/report.html, {out_dir}/mistakes.csv", highlight=False)
+    where = terminal_text(str(out_dir))
+    console.print(f"results: {where}/<submission>/results.json and feedback.html, {where}/grades.csv, "
+                  f"{where}/report.html, {where}/mistakes.csv", highlight=False)

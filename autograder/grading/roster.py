@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..course import Course
+from .inert import csv_text, inert_cell
 
 REQUIRED = ("submission", "student_id", "name", "email")
 ROSTER_COLUMNS = ("student_id", "name", "email")
@@ -77,14 +78,13 @@ def with_roster_columns(grades_csv: str, roster: dict[str, Student]) -> tuple[st
     if header[-len(ROSTER_COLUMNS):] == list(ROSTER_COLUMNS):  # written by an earlier run with a roster
         keep = len(header) - len(ROSTER_COLUMNS)
         rows = [row[:keep] for row in rows]
-    unknown = [row[0] for row in rows[1:] if row and row[0] not in roster]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*rows[0], *ROSTER_COLUMNS])
+    by_cell = {inert_cell(folder): student for folder, student in roster.items()}  # grades.csv holds inert names
+    unknown = [row[0] for row in rows[1:] if row and row[0] not in by_cell]
+    written: list[list[str]] = [[*rows[0], *ROSTER_COLUMNS]]
     for row in rows[1:]:
-        student = roster.get(row[0])
-        writer.writerow([*row, *((student.student_id, student.name, student.email) if student else ("", "", ""))])
-    return buffer.getvalue(), unknown
+        student = by_cell.get(row[0])
+        written.append([*row, *((student.student_id, student.name, student.email) if student else ("", "", ""))])
+    return csv_text(written), unknown
 
 
 def lms_csv(grades_csv: str, roster: dict[str, Student], course: Course, assignment: str | None = None) -> str:
@@ -93,15 +93,13 @@ def lms_csv(grades_csv: str, roster: dict[str, Student], course: Course, assignm
     scores = {row["submission"]: row["score"] for row in rows}
     column = assignment or course.title
     decimals = course.score_decimals
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*CANVAS_COLUMNS, column])
-    writer.writerow(["Points Possible", "", "", "", "", _rounded(course.max_score, decimals)])
+    written: list[list[str]] = [[*CANVAS_COLUMNS, column],
+                                ["Points Possible", "", "", "", "", _rounded(course.max_score, decimals)]]
     for folder, student in roster.items():
-        score = scores.get(folder)
-        writer.writerow([student.name, "", student.student_id, student.email, "",
-                         "" if score in (None, "") else _rounded(float(score), decimals)])
-    return buffer.getvalue()
+        score = scores.get(inert_cell(folder))
+        written.append([student.name, "", student.student_id, student.email, "",
+                        "" if score in (None, "") else _rounded(float(score), decimals)])
+    return csv_text(written)
 
 
 def _rounded(value: float, decimals: int) -> str:

@@ -99,7 +99,7 @@ def wrapper_heads(subject: Subject, rng: torch.Generator) -> None:
     if len(names) != 3 * heads:
         raise CheckFailed(
             f"MultiHeadAttentionWrapper with {heads} heads has {len(names)} parameters, expected {3 * heads} "
-            f"(W_query, W_key, W_value per head)\n  {m.MISTAKE_PREFIX}: {m.SHARED_HEAD}."
+            f"(W_query, W_key, W_value per head)" + m.mistake_note(m.SHARED_HEAD)
         )
     # Built to compute: with the grader's weights in its heads, the wrapper attends (a structure that returns
     # nothing computed gets nothing here; a named mistake of the output costs wrapper_forward, not this check).

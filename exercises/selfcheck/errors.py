@@ -12,6 +12,8 @@ import builtins
 from collections.abc import Callable
 from functools import cache
 
+from .named import name_mistake
+
 HINT_PREFIX = "Common mistake"  # an error whose message gives a common mistake away says so after this
 
 
@@ -78,7 +80,7 @@ class LearnerError(Exception):
         if hint and "shapes cannot be multiplied" in self.learner_message and module in WEIGHT_MODULES:
             hint += WEIGHT_HINT
         if hint:
-            text += f". {HINT_PREFIX}: {hint}."
+            text += f". {HINT_PREFIX}: {name_mistake(hint)}."
         return text
 
 

@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from .named import name_mistake
+
 MISTAKE_PREFIX = "This looks like a common mistake"
 AMBIGUOUS_PREFIX = "This matches several common mistakes that give the same result on these inputs"
 
@@ -469,7 +471,7 @@ def mistake_note(found: Sequence[str] | str | None) -> str:
     if isinstance(found, str):
         found = [found]
     if len(found) == 1:
-        return f"\n  {MISTAKE_PREFIX}: {found[0]}."
+        return f"\n  {MISTAKE_PREFIX}: {name_mistake(found[0])}."
     listed = "".join(f"\n    - {description}" for description in found)
     return f"\n  {AMBIGUOUS_PREFIX}, so it cannot tell which one this is; look for each:{listed}"
 

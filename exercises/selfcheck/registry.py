@@ -66,6 +66,7 @@ def check_rng(seed: int, step: str, name: str) -> torch.Generator:
 class Outcome:
     status: Status
     message: str = ""
+    mistakes: tuple[str, ...] = ()  # catalogue mistakes the checker itself named in ``message`` (`naming_mistakes`)
 
     @property
     def passed(self) -> bool:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from pathlib import Path
 from autograder import REPO_ROOT
 from autograder.build import leaks
 from autograder.build.layout import Layout
+from autograder.cli import interpreter_on_path
 from autograder.course import Course
 from autograder.errors import MarkerError, NbgraderError
 from autograder.hidden.questions import QUESTIONS
@@ -100,6 +102,7 @@ def run_generate_assignment(inputs: dict[str, str]) -> dict[str, str]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         env = dict(os.environ)
+        interpreter_on_path(env)  # nbgrader runs `alembic`, installed beside this interpreter
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
         done = subprocess.run(
             [sys.executable, "-m", "nbgrader", "generate_assignment", ASSIGNMENT, "--force"],
@@ -107,15 +110,23 @@ def run_generate_assignment(inputs: dict[str, str]) -> dict[str, str]:
         )
         release = root / "exercises" / ASSIGNMENT
         if done.returncode != 0 or not release.is_dir():
-            log = (done.stderr or done.stdout).strip().splitlines()
-            errors = [line for line in log if "ERROR" in line or "Error" in line]
-            reason = (errors or log or [""])[-1]
-            raise NbgraderError(f"nbgrader generate_assignment failed (exit {done.returncode}): {reason.strip()}")
+            raise NbgraderError(f"nbgrader generate_assignment failed (exit {done.returncode}): "
+                                f"{nbgrader_cause(done.stderr + done.stdout)}")
         return {
             path.relative_to(release).as_posix(): path.read_text(encoding="utf-8")
             for path in sorted(release.rglob("*"))
             if path.is_file() and "__pycache__" not in path.parts
         }
+
+
+def nbgrader_cause(log: str) -> str:
+    """The real cause in nbgrader's output: the last exception line of a traceback (``FileNotFoundError:
+    [Errno 2] No such file or directory: 'alembic'``), else the last error line that is not nbgrader's
+    "Please see the above traceback", else the last line."""
+    lines = [line.strip() for line in log.strip().splitlines() if line.strip()]
+    raised = [line for line in lines if re.match(r"^[\w.]*(?:Error|Exception|Exit)\b.*", line)]
+    errors = [line for line in lines if ("ERROR" in line or "Error" in line) and "see the above traceback" not in line]
+    return (raised or errors or lines or ["no output"])[-1]
 
 
 def hidden_leaks(files: dict[str, str]) -> list[str]:

@@ -30,7 +30,7 @@ import torch
 
 from ..compare import expect_draws, expect_parameters, load_own_weights
 from ..errors import CheckFailed, EarlierStepUnfinished, NotImplementedYet
-from ..mistakes import MISTAKE_PREFIX, WRONG_DIM
+from ..mistakes import WRONG_DIM, mistake_note
 from ..registry import CheckFunction, CheckRegistry
 from ..steps import BY_ID, STEPS, StepInfo
 from ..subject import Handle, Subject
@@ -174,7 +174,7 @@ def expect_rows_sum_to_one(weights: torch.Tensor, what: str) -> None:
     sums = weights.detach().to(torch.float64).sum(dim=-1)
     if not torch.allclose(sums, torch.ones_like(sums), atol=1e-5):
         columns = weights.detach().to(torch.float64).sum(dim=-2)
-        hint = (f"\n  {MISTAKE_PREFIX}: {WRONG_DIM}." if weights.dim() >= 2
+        hint = (mistake_note(WRONG_DIM) if weights.dim() >= 2
                 and torch.allclose(columns, torch.ones_like(columns), atol=1e-5) else "")
         raise CheckFailed(f"{what}: every row should sum to 1 (softmax over the last dimension), but the sums are "
                           f"{[round(float(s), 4) for s in sums.flatten()[:6]]}{hint}")

@@ -61,7 +61,7 @@ def _wrapper_heads(wrapper: Handle) -> list[Handle]:
     count = len(parameters(wrapper))
     if count != 3 * HEADS:
         raise CheckFailed(f"{what} has {count} parameters, expected {3 * HEADS} (W_query, W_key, W_value per head)"
-                          f"\n  {m.MISTAKE_PREFIX}: {m.SHARED_HEAD}.")
+                          + m.mistake_note(m.SHARED_HEAD))
     return found
 
 
