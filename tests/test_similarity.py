@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from similarity_class import COURSE, HONEST, LOOPS, SAMPLES, STUBS, make_class, write_notebooks, write_package
 
+from autograder.grading.inert import inert_cell
 from autograder.grading.intake import resolve_submissions
 from autograder.grading.similarity import FLAG_SCORE, SimilarityResult, common_limit, similarity_of
-from autograder.grading.similarity_page import inert_cell
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
@@ -184,7 +184,7 @@ def test_the_command_writes_inert_pages_and_csv(batch: Path, tmp_path: Path) -> 
 
 
 def test_inert_cell() -> None:
-    assert inert_cell("=1+2") == "'=1+2" and inert_cell("-3") == "'-3" and inert_cell("@x") == "'@x"
+    assert inert_cell("=1+2") == "'=1+2" and inert_cell("-3+4") == "'-3+4" and inert_cell("@x") == "'@x"
     assert inert_cell("alice") == "alice" and inert_cell(0.5) == "0.5"
 
 

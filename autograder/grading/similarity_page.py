@@ -11,8 +11,6 @@ every CSV cell that a spreadsheet would read as a formula is neutralised.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from html import escape
 
@@ -20,6 +18,7 @@ import numpy as np
 
 from ..course import Course
 from .feedback_page import STYLE
+from .inert import csv_text
 from .roster import Student
 from .similarity import FLAG_SCORE, FLAG_SHARED, OTHER, Pair, SimilarityResult, file_keys, highlighted_slices
 
@@ -36,12 +35,6 @@ mark{background:#fbd38d;color:inherit}section.view{border-top:1px solid #e2e8f0;
 """
 
 
-def inert_cell(value: object) -> str:
-    """A CSV cell a spreadsheet shows as text: a leading ``= + - @`` (or tab, CR) gets a ``'`` before it."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _steps(pair: Pair, course: Course) -> str:
     keys = file_keys(course)
     return ", ".join(f"{'+'.join(keys.get(key) or [OTHER])} ({count})" for key, count in pair.files.items())
@@ -56,16 +49,13 @@ def similarity_csv(result: SimilarityResult, course: Course, *, grades: dict[str
                    roster: dict[str, Student] | None = None) -> str:
     """One row per pair sharing distinctive code, highest score first (see `CSV_COLUMNS`)."""
     grades = grades or {}
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    rows: list[list[object]] = [list(CSV_COLUMNS)]
     for rank, pair in enumerate(result.pairs, start=1):
         names = [(roster or {}).get(n) for n in (pair.first, pair.second)]
-        writer.writerow([inert_cell(v) for v in (
-            rank, pair.first, pair.second, f"{pair.score:.3f}", pair.shared, "yes" if pair.flagged else "",
-            _steps(pair, course), grades.get(pair.first, ""), grades.get(pair.second, ""),
-            *(s.name if s else "" for s in names))])
-    return buffer.getvalue()
+        rows.append([rank, pair.first, pair.second, f"{pair.score:.3f}", pair.shared, "yes" if pair.flagged else "",
+                     _steps(pair, course), grades.get(pair.first, ""), grades.get(pair.second, ""),
+                     *(s.name if s else "" for s in names)])
+    return csv_text(rows)
 
 
 def histogram_svg(scores: list[float], *, threshold: float = FLAG_SCORE, width: int = 640, height: int = 220) -> str:
