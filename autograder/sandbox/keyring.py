@@ -13,7 +13,7 @@ code could read those keys and plant its own, which would outlast the grading. T
   No key of anyone's can be read, and no key can be made, so nothing carries from one child to
   the next (the user keyring of a sandbox uid included). It needs no privilege, only
   ``PR_SET_NO_NEW_PRIVS``, so it holds in every grading mode. On an x86-64 kernel the filter
-  also refuses the 32-bit and x32 system-call entry points (the same calls under other numbers).
+  also refuses every 32-bit and x32 system call (the same calls under other numbers).
 
 `add_key`, `read_key` and `search_session_keyring` are the three calls the tests need.
 """
