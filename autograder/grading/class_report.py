@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html import escape
 from pathlib import Path
 from urllib.parse import quote
@@ -53,6 +53,15 @@ def step_statistics(results: list[SubmissionResult], course: Course) -> list[dic
     return rows
 
 
+def _picture(draw: Callable[[], str], alt: str) -> str:
+    """``<img>`` of what ``draw`` renders; without matplotlib (a grading-only install) a line saying so."""
+    try:
+        return f'<img alt="{escape(alt)}" src="{draw()}">'
+    except ImportError:
+        return (f'<p class="meta">({escape(alt)}: needs matplotlib, '
+                '<code>pip install -r requirements/course.txt</code>)</p>')
+
+
 def report_html(results: list[SubmissionResult], course: Course, *, seed: int,
                 students: Mapping[str, str] | None = None) -> str:
     """The whole class report; ``students`` (submission -> student name, from ``--roster``) adds their names."""
@@ -72,9 +81,8 @@ def report_html(results: list[SubmissionResult], course: Course, *, seed: int,
     if scores:
         out.append(f"<p>Mean {statistics.fmean(scores):.2f}, median {statistics.median(scores):.2f}, "
                    f"min {min(scores):g}, max {max(scores):g} (out of {maximum:g}).</p>")
-        picture = histogram_png(scores, bins=score_bins(maximum), title="Total scores",
-                                xlabel=f"score (out of {maximum:g})")
-        out.append(f'<img alt="histogram of total scores" src="{picture}">')
+        out.append(_picture(lambda: histogram_png(scores, bins=score_bins(maximum), title="Total scores",
+                                                  xlabel=f"score (out of {maximum:g})"), "histogram of total scores"))
     out.append("<h2>Steps</h2><table><tr><th>#</th><th>step</th><th>points</th><th>mean</th>"
                "<th>complete</th></tr>")
     rows = step_statistics(results, course)
@@ -85,9 +93,9 @@ def report_html(results: list[SubmissionResult], course: Course, *, seed: int,
                    f'<td class="num">{row["complete"]} / {len(results)} ({row["completion"]:.0%})</td></tr>')
     out.append("</table>")
     if results:
-        picture = small_histograms_png([(f"{r['number']}. {r['id']} (of {r['points']:g})", r["scores"], r["points"])
-                                        for r in rows])
-        out.append(f'<h3>Scores per step</h3><img alt="histograms of the step scores" src="{picture}">')
+        panels = [(f"{r['number']}. {r['id']} (of {r['points']:g})", r["scores"], r["points"]) for r in rows]
+        out.append("<h3>Scores per step</h3>" + _picture(lambda: small_histograms_png(panels),
+                                                         "histograms of the step scores"))
     out.append("<h2>Mistakes the grader recognised</h2>")
     ranked = mistake_counts(results)
     if ranked:
