@@ -1,8 +1,9 @@
 """The forbidden-API ban where every route ends: torch's dispatcher, and torch's Python MHA.
 
-`install_ban` runs once in the sandboxed child, before any learner file runs:
+`prepare_ban` runs once in the warm worker (~40 ms), before it forks; `install_ban` binds it in
+each sandboxed child (under 1 ms), before any learner file runs:
 
-- **The dispatcher.** Every ``aten`` op behind the forbidden APIs (`FORBIDDEN_OPS`: SDPA and each
+- **The dispatcher.** Every ``aten`` op behind the forbidden APIs (`forbidden_ops`: SDPA and each
   ``_scaled_dot_product_*`` / flash / efficient / cudnn kernel, ``_native_multi_head_attention``,
   ``_transformer_encoder_layer_fwd``, ...) gets a kernel of ours at every dispatch key that has
   one (alias keys such as ``CompositeImplicitAutograd`` included, so no slot keeps torch's). Every
