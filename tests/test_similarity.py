@@ -242,3 +242,14 @@ def test_the_page_renders_in_headless_chromium(batch: Path, tmp_path: Path) -> N
     image = Image.open(target).convert("L")
     inked = sum(count for level, count in enumerate(image.histogram()) if level < 200)
     assert inked > 0.03 * image.width * image.height, inked
+
+
+def test_bench_times_the_similarity_report(tmp_path: Path) -> None:
+    """`python -m autograder bench` measures the command on a varied class (here 6 submissions, not 500)."""
+    from autograder.bench import make_varied_class, time_similarity
+
+    rows = time_similarity(tmp_path, 6, _environment())
+    assert rows[0][0] == "similarity of 6 varied submissions" and rows[0][1].strip().endswith("ms per submission")
+    assert float(rows[1][1].split()[0]) > 0
+    assert len(list(make_varied_class(tmp_path, 6).iterdir())) == 6
+    assert (tmp_path / "out-similarity" / "similarity.html").is_file()
