@@ -139,6 +139,25 @@ def test_padding_a_copy_with_other_code_does_not_hide_it(batch: Path, tmp_path: 
     assert found.distinctive["disguised"] > 3 * found.distinctive["complete_einsum"]
 
 
+def test_a_submission_the_report_fails_on_is_noted_and_the_others_compared(batch: Path, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from autograder.grading import similarity
+
+    real = similarity.study
+
+    def failing(codes: dict, sources: similarity.CourseSources, form: str = "") -> similarity.Studied:
+        if "Sample submission `partial_mistakes`" in "".join(codes.values()):
+            raise RuntimeError("a bug")
+        return real(codes, sources, form)
+
+    monkeypatch.setattr(similarity, "study", failing)
+    for name in ("complete_einsum", "disguised", "partial_mistakes"):
+        shutil.copytree(batch / name, tmp_path / name)
+    found = similarity_of(resolve_submissions([str(tmp_path)], COURSE), COURSE)
+    assert found.studied["partial_mistakes"].notes[0].startswith("not compared: the report failed on it (RuntimeError")
+    assert found.pairs[0].flagged and {found.pairs[0].first, found.pairs[0].second} == {"complete_einsum", "disguised"}
+
+
 def test_a_huge_file_is_cut_with_a_note(tmp_path: Path) -> None:
     """A file of megabytes (the intake's cap is 5 MB) is compared on its first 256 kB, and the page says so."""
     from autograder.grading.similarity_page import similarity_html

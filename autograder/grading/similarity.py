@@ -220,8 +220,12 @@ _WORK: tuple[list[Submission], Course, CourseSources, Path] | None = None  # wha
 def _study_one(index: int) -> Studied:
     assert _WORK is not None
     submissions, course, sources, scratch = _WORK
-    codes, form = read_code(submissions[index], course, scratch)
-    return study(codes, sources, form)
+    try:
+        codes, form = read_code(submissions[index], course, scratch)
+        return study(codes, sources, form)
+    except Exception as error:  # noqa: BLE001 - one unreadable submission must not lose the class's report
+        return Studied("not compared", notes=[f"not compared: the report failed on it ({type(error).__name__}: "
+                                              f"{error}); please report this"])
 
 
 def study_all(submissions: Sequence[Submission], course: Course, sources: CourseSources, *, jobs: int = 2,
