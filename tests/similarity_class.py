@@ -5,13 +5,15 @@ Every submission is the released stubs with the learner's bodies in place of the
 Honest learners (`HONEST`): the samples ``complete_einsum`` and ``partial_mistakes``; two stubs-only
 submissions; two learners who finished only steps 1-6, in different styles (loops; compact
 library calls); two learners who follow the article's listings; two who hand in the reference
-solutions. `disguise` makes the copy: renamed identifiers, reordered functions, comments and
-blank lines changed, one helper extracted.
+solutions; two written from the other correct styles of ``tests/correct_styles.py`` (Python loops,
+manual softmax) and ``tests/sweep_styles.py`` (float64 inside). `disguise` makes the copy:
+renamed identifiers, reordered functions, comments and blank lines changed, one helper extracted.
 """
 
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 import re
 import shutil
@@ -173,8 +175,46 @@ def disguise(original: Path, target: Path) -> Path:
     return target
 
 
+def _styles() -> dict[str, tuple[dict[str, str], list[str]]]:
+    """Two learners written from the project's other correct styles: bodies, and the helpers they add."""
+    import correct_styles as loops
+    import sweep_styles as sweep
+
+    init = ("super().__init__()\nself.W_query = nn.Parameter(torch.rand(d_in, d_out_kq))\n"
+            "self.W_key = nn.Parameter(torch.rand(d_in, d_out_kq))\n"
+            "self.W_value = nn.Parameter(torch.rand(d_in, d_out_v))")
+    return {
+        "styles_loops": ({
+            "attention_weights": "return _manual_softmax(scores / d_k ** 0.5)",
+            "SelfAttention.__init__": init, "CrossAttention.__init__": init,
+            "SelfAttention.forward": "return _loop_attention(x @ self.W_query, x @ self.W_key, x @ self.W_value, "
+                                     "causal=False)",
+            "CrossAttention.forward": "return _loop_attention(x_1 @ self.W_query, x_2 @ self.W_key, "
+                                      "x_2 @ self.W_value, causal=False)",
+        }, [inspect.getsource(f) for f in (loops._manual_softmax, loops._loop_attention)]),
+        "styles_float64": ({
+            "encode": "return _encode_repr(text, vocab)",
+            "init_projections": "return _init_projections(d_in, d_out_kq, d_out_v, seed)",
+            "attention_scores": "return _scores64(queries, keys)",
+            "attention_weights": "return _weights64(scores, d_k)",
+        }, [inspect.getsource(f) for f in (sweep._encode_repr, sweep._init_projections, sweep._scores64,
+                                           sweep._weights64, sweep._softmax)]),
+    }
+
+
+def write_style(folder: Path, bodies: dict[str, str], helpers: list[str]) -> Path:
+    """A package of the stubs filled with ``bodies``; each module that uses a helper gets its source appended."""
+    write_package(folder, bodies)
+    for path in (folder / "attention").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        used = [h for h in helpers if re.search(r"def (\w+)", h)[1] + "(" in text]
+        if used:
+            path.write_text("import math\n" + text + "\n\n" + "\n\n".join(used), encoding="utf-8")
+    return folder
+
+
 HONEST = ("complete_einsum", "partial_mistakes", "stubs_only", "stubs_again", "half_loops", "half_compact",
-          "article_a", "article_b", "reference_a", "reference_b")
+          "article_a", "article_b", "reference_a", "reference_b", "styles_loops", "styles_float64")
 
 
 def make_class(root: Path) -> Path:
@@ -191,5 +231,7 @@ def make_class(root: Path) -> Path:
     shutil.copytree(REPO_ROOT / "solutions" / "attention", batch / "reference_b" / "attention")
     for path in (batch / "reference_b" / "attention").glob("*.py"):  # comments and solution markers dropped
         path.write_text(re.sub(r"\s+#.*$", "", path.read_text(encoding="utf-8"), flags=re.M), encoding="utf-8")
+    for name, (bodies, helpers) in _styles().items():
+        write_style(batch / name, bodies, helpers)
     disguise(SAMPLES / "complete_einsum", batch / "disguised")
     return batch

@@ -139,6 +139,25 @@ def test_padding_a_copy_with_other_code_does_not_hide_it(batch: Path, tmp_path: 
     assert found.distinctive["disguised"] > 3 * found.distinctive["complete_einsum"]
 
 
+def test_a_submission_the_report_fails_on_is_noted_and_the_others_compared(batch: Path, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from autograder.grading import similarity
+
+    real = similarity.study
+
+    def failing(codes: dict, sources: similarity.CourseSources, form: str = "") -> similarity.Studied:
+        if "Sample submission `partial_mistakes`" in "".join(codes.values()):
+            raise RuntimeError("a bug")
+        return real(codes, sources, form)
+
+    monkeypatch.setattr(similarity, "study", failing)
+    for name in ("complete_einsum", "disguised", "partial_mistakes"):
+        shutil.copytree(batch / name, tmp_path / name)
+    found = similarity_of(resolve_submissions([str(tmp_path)], COURSE), COURSE)
+    assert found.studied["partial_mistakes"].notes[0].startswith("not compared: the report failed on it (RuntimeError")
+    assert found.pairs[0].flagged and {found.pairs[0].first, found.pairs[0].second} == {"complete_einsum", "disguised"}
+
+
 def test_a_huge_file_is_cut_with_a_note(tmp_path: Path) -> None:
     """A file of megabytes (the intake's cap is 5 MB) is compared on its first 256 kB, and the page says so."""
     from autograder.grading.similarity_page import similarity_html
@@ -198,6 +217,9 @@ def test_bad_paths_are_one_line_errors(tmp_path: Path) -> None:
     assert done.returncode == 2 and "grading results" in done.stderr and done.stderr.strip().count("\n") == 0
     done = _command("similarity", str(SAMPLES / "stubs_only"), "--out", str(tmp_path / "out"))
     assert done.returncode == 2 and "two or more" in done.stderr
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    done = _command("similarity", str(SAMPLES), "--out", str(tmp_path / "a-file"))
+    assert done.returncode == 2 and "cannot write there" in done.stderr and done.stderr.strip().count("\n") == 0
 
 
 def test_grade_skips_it_for_one_submission_and_with_no_similarity(tmp_path: Path) -> None:
@@ -239,3 +261,14 @@ def test_the_page_renders_in_headless_chromium(batch: Path, tmp_path: Path) -> N
     image = Image.open(target).convert("L")
     inked = sum(count for level, count in enumerate(image.histogram()) if level < 200)
     assert inked > 0.03 * image.width * image.height, inked
+
+
+def test_bench_times_the_similarity_report(tmp_path: Path) -> None:
+    """`python -m autograder bench` measures the command on a varied class (here 6 submissions, not 500)."""
+    from autograder.bench import make_varied_class, time_similarity
+
+    rows = time_similarity(tmp_path, 6, _environment())
+    assert rows[0][0] == "similarity of 6 varied submissions" and rows[0][1].strip().endswith("ms per submission")
+    assert float(rows[1][1].split()[0]) > 0
+    assert len(list(make_varied_class(tmp_path, 6).iterdir())) == 6
+    assert (tmp_path / "out-similarity" / "similarity.html").is_file()

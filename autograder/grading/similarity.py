@@ -45,7 +45,7 @@ from ..course import Course
 from ..markers import solution_regions
 from .article_listings import ARTICLE_LISTINGS
 from .extract import answer_sources, learner_code, read_notebook
-from .fingerprints import FileFingerprint, Parts, classify, fingerprint, kgram_set
+from .fingerprints import FileFingerprint, classify, fingerprint, kgram_set
 from .intake import PACKAGE, Submission, make_private_copy
 
 COMMON_SHARE = 0.1  # code in more than this share of the class is common (at least MIN_COMMON submissions)
@@ -83,13 +83,19 @@ class Pair:
 
 @dataclass
 class Studied:
-    """One submission, read and fingerprinted: per file key its code, fingerprint and parts."""
+    """One submission, read and fingerprinted: per file key its code, fingerprint and what the fingerprints are.
+
+    Only what the report needs is kept (a class of 500 is held at once): the distinctive
+    fingerprints (their positions for the side-by-side view) and how many of the learner's own
+    fingerprints the solutions and the article cover.
+    """
 
     form: str
     notes: list[str] = field(default_factory=list)  # for the instructor: what was not compared
     codes: dict[str, str] = field(default_factory=dict)
     prints: dict[str, FileFingerprint] = field(default_factory=dict)
-    parts: dict[str, Parts] = field(default_factory=dict)
+    distinctive: dict[str, set[int]] = field(default_factory=dict)
+    counts: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # own, on the solutions, on the article
 
 
 @dataclass
@@ -198,8 +204,13 @@ def study(codes: dict[str, str], sources: CourseSources, form: str = "") -> Stud
             code = code[:MAX_COMPARED_CHARS]
         studied.codes[key] = code
         studied.prints[key] = fingerprint(code)
-        studied.parts[key] = classify(studied.prints[key], sources.stubs.get(key, empty),
-                                      sources.solution.get(key, empty), sources.article)
+        parts = classify(studied.prints[key], sources.stubs.get(key, empty), sources.solution.get(key, empty),
+                         sources.article)
+        studied.distinctive[key] = parts.distinctive
+        studied.counts[key] = (len(parts.own), len(parts.solution), len(parts.article))
+        kept = studied.prints[key]
+        kept.hash_idx = {h: places for h, places in kept.hash_idx.items() if h in parts.distinctive}
+        kept.hashes, kept.grams = set(kept.hash_idx), empty  # the k-grams were only needed here
     return studied
 
 
@@ -209,8 +220,12 @@ _WORK: tuple[list[Submission], Course, CourseSources, Path] | None = None  # wha
 def _study_one(index: int) -> Studied:
     assert _WORK is not None
     submissions, course, sources, scratch = _WORK
-    codes, form = read_code(submissions[index], course, scratch)
-    return study(codes, sources, form)
+    try:
+        codes, form = read_code(submissions[index], course, scratch)
+        return study(codes, sources, form)
+    except Exception as error:  # noqa: BLE001 - one unreadable submission must not lose the class's report
+        return Studied("not compared", notes=[f"not compared: the report failed on it ({type(error).__name__}: "
+                                              f"{error}); please report this"])
 
 
 def study_all(submissions: Sequence[Submission], course: Course, sources: CourseSources, *, jobs: int = 2,
@@ -236,14 +251,14 @@ def common_limit(class_size: int) -> int:
     return max(MIN_COMMON, math.ceil(COMMON_SHARE * class_size))
 
 
-def _reference_shares(parts: dict[str, Parts]) -> tuple[dict[str, float], dict[str, float]]:
+def _reference_shares(counts: dict[str, tuple[int, int, int]]) -> tuple[dict[str, float], dict[str, float]]:
     solution, article = {}, {}
-    for key, part in parts.items():
-        if len(part.own) >= REFERENCE_OWN:
-            if len(part.solution) / len(part.own) >= REFERENCE_SHARE:
-                solution[key] = len(part.solution) / len(part.own)
-            if len(part.article) / len(part.own) >= REFERENCE_SHARE:
-                article[key] = len(part.article) / len(part.own)
+    for key, (own, on_solution, on_article) in counts.items():
+        if own >= REFERENCE_OWN:
+            if on_solution / own >= REFERENCE_SHARE:
+                solution[key] = on_solution / own
+            if on_article / own >= REFERENCE_SHARE:
+                article[key] = on_article / own
     return solution, article
 
 
@@ -253,8 +268,8 @@ def compare(studied: dict[str, Studied], notes: Sequence[str] = ()) -> Similarit
     limit = common_limit(len(names))
     holders: dict[tuple[str, int], list[int]] = defaultdict(list)
     for index, name in enumerate(names):
-        for key, part in studied[name].parts.items():
-            for value in part.distinctive:
+        for key, values in studied[name].distinctive.items():
+            for value in values:
                 holders[(key, value)].append(index)
     kept: dict[str, set[int]] = defaultdict(set)
     distinctive: Counter[str] = Counter()
@@ -276,7 +291,7 @@ def compare(studied: dict[str, Studied], notes: Sequence[str] = ()) -> Similarit
         pairs.append(Pair(names[i], names[j], score, count, dict(shared_files[(i, j)].most_common()),
                           flagged=score >= FLAG_SCORE and count >= FLAG_SHARED))
     pairs.sort(key=lambda p: (-p.score, -p.shared, p.first, p.second))
-    shares = {name: _reference_shares(studied[name].parts) for name in names}
+    shares = {name: _reference_shares(studied[name].counts) for name in names}
     return SimilarityResult(names, pairs, limit, {n: distinctive[n] for n in names},
                             {n: shares[n][0] for n in names}, {n: shares[n][1] for n in names}, studied,
                             dict(kept), list(notes), len(names) * (len(names) - 1) // 2)

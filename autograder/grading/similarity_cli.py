@@ -90,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
     except OSError as error:
         raise UsageError(f"{out_dir}: cannot write there ({error.strerror})") from None
     grades = grades_from_csv(out_dir / "grades.csv")

@@ -116,7 +116,7 @@ def _view(result: SimilarityResult, pair: Pair, rank: int, course: Course, grade
     out = [f'<section class="view" id="pair-{rank}"><h3>#{rank}: {escape(_who(pair.first, roster))} and '
            f"{escape(_who(pair.second, roster))}</h3>",
            f'<p>Score {pair.score:.0%}; {pair.shared} shared fingerprints; grades '
-           f"{escape(grades.get(pair.first, '?'))} and {escape(grades.get(pair.second, '?'))}. "
+           f"{escape(grades.get(pair.first, 'not graded'))} and {escape(grades.get(pair.second, 'not graded'))}. "
            'Highlighted: code the two share that the stubs, the solutions, the article and the class do not '
            '(<a href="#pairs">back to the ranking</a>).</p>']
     for key in pair.files:
@@ -166,7 +166,8 @@ def similarity_html(result: SimilarityResult, course: Course, *, grades: dict[st
                        f"<td>{escape(_who(pair.first, roster))}</td><td>{escape(_who(pair.second, roster))}</td>"
                        f'<td class="num">{pair.score:.0%}</td><td class="num">{pair.shared}</td>'
                        f"<td>{escape(_steps(pair, course))}</td>"
-                       f"<td>{escape(grades.get(pair.first, '?'))} / {escape(grades.get(pair.second, '?'))}</td>"
+                       f"<td>{escape(grades.get(pair.first, 'not graded'))} / "
+                       f"{escape(grades.get(pair.second, 'not graded'))}</td>"
                        f"<td>{'worth a look' if pair.flagged else ''}</td></tr>")
         out.append(f"</table><p class=\"meta\">Every pair sharing distinctive code is in similarity.csv "
                    f"({len(result.pairs)} rows).</p>")
@@ -186,7 +187,7 @@ def similarity_html(result: SimilarityResult, course: Course, *, grades: dict[st
             return ", ".join(f"{'+'.join(keys.get(k) or [OTHER])} ({v:.0%})" for k, v in shares.items())
 
         for name, solution, article in rows:
-            out.append(f"<tr><td>{escape(_who(name, roster))}</td><td>{escape(grades.get(name, '?'))}</td>"
+            out.append(f"<tr><td>{escape(_who(name, roster))}</td><td>{escape(grades.get(name, 'not graded'))}</td>"
                        f"<td>{escape(listed(solution))}</td><td>{escape(listed(article))}</td></tr>")
         out.append("</table>")
     else:
