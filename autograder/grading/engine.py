@@ -259,6 +259,10 @@ class Grader:
                 outcomes.append(outcome)
                 capped = capped or session.output_capped()
                 used |= session.forbidden
+                if hung(session, time.perf_counter() - started):  # one hang costs one limit, not one per check
+                    outcomes += [Outcome("failed", skipped_after_hang(check.title, session.call_seconds))] * (
+                        len(checks) - len(outcomes))
+                    break
             if session is not None:
                 used |= session.forbidden
             # After the scored checks: what the example calls do is never scored (forbidden calls included).
@@ -313,6 +317,21 @@ class Grader:
         session = StepSession(self.zygote, spec, self.course.limits.call_seconds, budget)
         session.start()
         return session
+
+
+def hung(session: StepSession, seconds: float) -> bool:
+    """True when the check that just ran ended its child by running out of a call's time limit.
+
+    A timeout closes the child after waiting the whole limit; a crash ends it at once, and a call
+    that finishes in time leaves it alive. So a correct but slow solution is never taken for a hang.
+    """
+    return session.dead and seconds >= session.call_seconds
+
+
+def skipped_after_hang(title: str, call_seconds: float) -> str:
+    """What a check that was not run because an earlier check of its step hung says."""
+    return (f"not run because of a hang: a call of the check \"{title}\" ran out of its {call_seconds:g} s limit, "
+            "so this step's remaining checks were skipped; fix the hang first")
 
 
 def _import_message(filename: str, session: StepSession) -> str:
