@@ -16,8 +16,7 @@ grader's private copy (`extract`, called by the intake, ``autograder/grading/int
 
 Everything else in the notebooks (outputs, other cells) is ignored. The concept questions' answer
 cells are read by `question_answer`, without running them (``ast.literal_eval`` of the value the
-cell assigns), for the grades the grader writes into nbgrader's gradebook
-(``autograder/grading/gradebook.py``).
+cell assigns), and scored by every path (`autograder.grading.concept_answers`).
 """
 
 from __future__ import annotations
@@ -162,20 +161,29 @@ NO_ANSWER = object()  # `question_answer` when the notebook gives no literal val
 def question_answer(folder: Path, notebook: str, name: str) -> object:
     """The value the concept question ``name``'s answer cell in ``<folder>/[notebooks/]<notebook>.ipynb`` assigns.
 
-    The cell is never run: the last top-level ``name = <literal>`` of its answer cells (grade id
-    ``question_<name>``) is read with ``ast.literal_eval``. `NO_ANSWER` when the notebook or the
-    cell is missing, the cell does not parse, assigns no literal (``...``, an expression, a call),
-    or never assigns ``name``.
+    The cell is never run: see `assigned_value` (its answer cells have grade id
+    ``question_<name>``). `NO_ANSWER` when the notebook or the cell is missing too.
     """
     path = notebook_path(folder, notebook)
     data = read_notebook(path) if path is not None else None
     if data is None:
         return NO_ANSWER
+    return assigned_value(cell_sources(data, question_id(name)), name)
+
+
+def assigned_value(sources: list[str], name: str) -> object:
+    """The value the last top-level ``name = <literal>`` of ``sources`` assigns, read, never run.
+
+    Each source is parsed (`parsing.parse`) and the assigned expression read with
+    ``ast.literal_eval`` in this trusted process. `NO_ANSWER` when a source does not parse (or is
+    too deep or too large to), the value is no literal (``...``, an expression, a call), or
+    ``name`` is never assigned. Used for the notebooks' answer cells and ``attention/answers.py``.
+    """
     value = NO_ANSWER
-    for source in cell_sources(data, question_id(name)):
+    for source in sources:
         try:
             tree = parsing.parse(source)
-        except SyntaxError:
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
             return NO_ANSWER
         for node in tree.body:
             if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
