@@ -21,8 +21,8 @@ from pathlib import Path
 
 from autograder.course import Course
 
-from .layout import Layout
 from .answers_file import render_answers
+from .layout import Layout
 from .steps_table import render_steps_table
 from .stubs import render_stubs
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,14 +182,39 @@ def assigned_value(sources: list[str], name: str) -> object:
     """
     value = NO_ANSWER
     for source in sources:
-        try:
-            tree = parsing.parse(source)
-        except (SyntaxError, ValueError, MemoryError, RecursionError):
-            return NO_ANSWER
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-                try:
-                    value = ast.literal_eval(node.value)
-                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                    value = NO_ANSWER
+        for tree in _statements(source, name):
+            for node in tree.body:
+                if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name
+                                                        for t in node.targets):
+                    try:
+                        value = ast.literal_eval(node.value)
+                    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                        value = NO_ANSWER
     return NO_ANSWER if value is Ellipsis else value
+
+
+def _statements(source: str, name: str) -> list[ast.Module]:
+    """``source`` parsed whole; when it does not parse, each top-level ``name = ...`` of it parsed alone.
+
+    So that one answer that cannot be parsed (a syntax error, nesting too deep for the parser)
+    in a file of several answers costs that answer only: the statement runs from its line to the
+    next line that starts another top-level assignment.
+    """
+    try:
+        return [parsing.parse(source)]
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        pass
+    lines = source.splitlines()
+    starts = [i for i, line in enumerate(lines) if _TOP_ASSIGNMENT.match(line)] + [len(lines)]
+    trees = []
+    for first, end in zip(starts, starts[1:], strict=False):
+        if _TOP_ASSIGNMENT.match(lines[first]).group(1) != name:  # type: ignore[union-attr]
+            continue
+        try:
+            trees.append(parsing.parse("\n".join(lines[first:end])))
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            continue
+    return trees
+
+
+_TOP_ASSIGNMENT = re.compile(r"^([A-Za-z_]\w*)\s*=")
