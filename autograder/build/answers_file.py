@@ -18,7 +18,7 @@ from autograder.errors import MarkerError
 from autograder.grading.concept_answers import ANSWERS_FILE
 from autograder.hidden.questions import Question, questions_of
 
-from .layout import Layout
+from .layout import Layout, read_text
 from .notebooks.source import BuildError, SourceCell, SourceError, read_source
 
 HEADER = '''"""Your answers to the concept questions of the notebooks, for when you hand in this package.
@@ -74,7 +74,14 @@ def render_answers_text(course: Course, layout: Layout, *, keys: bool) -> str:
 
 def render_answers(course: Course, layout: Layout) -> dict[Path, str]:
     """Generator: ``exercises/attention/answers.py`` (to fill in) and ``solutions/attention/answers.py`` (the key)."""
-    if not any(questions_of(s.id) for s in course.steps) or not (layout.solutions / "notebooks" / "src").is_dir():
+    if not any(questions_of(s.id) for s in course.steps):
         return {}
+    if not (layout.solutions / "notebooks" / "src").is_dir():  # a layout without notebook sources (tests copy
+        found = {}                                                # only the packages): its current files
+        for path in (layout.stub_package / ANSWERS_FILE, layout.solution_package / ANSWERS_FILE):
+            text = read_text(path)
+            if text is not None:
+                found[path] = text
+        return found
     return {layout.stub_package / ANSWERS_FILE: render_answers_text(course, layout, keys=False),
             layout.solution_package / ANSWERS_FILE: render_answers_text(course, layout, keys=True)}

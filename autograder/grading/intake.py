@@ -43,7 +43,7 @@ from pathlib import Path
 from ..course import COURSE_FILE, Course, load_course
 from ..notebook_ids import NOTEBOOK_FOLDER
 from .caps import MAX_ARCHIVE_BYTES, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, MAX_ZIP_DEPTH
-from .concept_answers import Answer, read_answers
+from .concept_answers import ANSWERS_FILE, Answer, read_answers
 from .implemented import choose_sources, still_a_stub
 
 PACKAGE = "attention"
@@ -402,7 +402,7 @@ def make_private_copy(submission: Submission, parent: Path, owner: int | None,
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     package_dir.mkdir(exist_ok=True)
-    copy.present = {p.stem for p in package_dir.glob("*.py")} - {"__init__"}
+    copy.present = {p.stem for p in package_dir.glob("*.py")} - {"__init__", Path(ANSWERS_FILE).stem}
     copy.has_package = bool(copy.present)
     if owner is not None:
         for directory, _, files in os.walk(root):
