@@ -206,15 +206,15 @@ def _statements(source: str, name: str) -> list[ast.Module]:
         pass
     lines = source.splitlines()
     starts = [i for i, line in enumerate(lines) if _TOP_ASSIGNMENT.match(line)] + [len(lines)]
-    trees = []
-    for first, end in zip(starts, starts[1:], strict=False):
-        if _TOP_ASSIGNMENT.match(lines[first]).group(1) != name:  # type: ignore[union-attr]
-            continue
+    mine = [(first, end) for first, end in zip(starts, starts[1:], strict=False)
+            if _TOP_ASSIGNMENT.match(lines[first]).group(1) == name]  # type: ignore[union-attr]
+    for first, end in reversed(mine[-MAX_RETRIES:]):  # the last one that parses, as when the whole file does
         try:
-            trees.append(parsing.parse("\n".join(lines[first:end])))
+            return [parsing.parse("\n".join(lines[first:end]))]
         except (SyntaxError, ValueError, MemoryError, RecursionError):
             continue
-    return trees
+    return []
 
 
+MAX_RETRIES = 20  # statements of one name tried alone, at most: a file of thousands costs no more
 _TOP_ASSIGNMENT = re.compile(r"^([A-Za-z_]\w*)\s*=")
