@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gradebook", default=None, metavar="DB",
                         help="nbgrader's gradebook.db: also write each student's score per grade cell of the "
                              "assignment 'notebooks' there (after `nbgrader generate_assignment notebooks`)")
+    parser.add_argument("--shard", default=None, metavar="K/N",
+                        help="grade only the K-th of N deterministic shards of the submissions (needs --seed, the "
+                             "same for every shard); merge the N output folders with `python -m autograder report`")
     parser.add_argument("--regrade-all", action="store_true",
                         help="the course changed (version or points) since DIR was graded: set the old grades.csv "
                              "aside and start it afresh with this run's submissions (else such a run is refused)")
@@ -83,6 +86,15 @@ def _run(args: argparse.Namespace, zygote: Zygote) -> int:
         submissions = resolve_submissions(args.submissions or [str(SAMPLES)], course)
     except SubmissionError as error:
         raise UsageError(str(error)) from None
+    if args.shard is not None:
+        from .shards import parse_shard, shard_of
+
+        index, count = parse_shard(args.shard)
+        if args.seed is None:
+            raise UsageError("--shard needs --seed S, the same for every shard (each would draw its own otherwise)")
+        found = len(submissions)
+        submissions = shard_of(submissions, [s.name for s in submissions], index, count)
+        print(f"shard {index} of {count}: {len(submissions)} of the {found} submissions", file=sys.stderr)
     for batch in dict.fromkeys(s.batch for s in submissions if s.batch is not None):
         inside = sum(s.batch == batch for s in submissions)
         print(f"{batch}: a folder of {inside} submissions; each subfolder and zip in it is graded under its own name",

@@ -120,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
                                  "folder only")
             found_in[name] = folder
             results.append(load_row(folder, name, course_print))
+    if len(folders) > 1:  # merged shards or sections: in name order, as one run over a batch folder writes them
+        results.sort(key=lambda result: result.name)
     roster = _load_roster(args.roster) if args.roster else roster_from_rows(folders)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
