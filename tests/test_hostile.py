@@ -164,7 +164,8 @@ def test_a_conftest_changes_nothing(graded) -> None:  # noqa: ANN001
     assert (HOSTILE / "conftest_stubs" / "conftest.py.hostile").exists()
     result = graded[0]["conftest_stubs"]
     assert result.score == 0
-    assert all("not implemented yet" in t.output for t in result.tests)
+    assert all(("not answered" if t.check.startswith("question_") else "not implemented yet") in t.output
+               for t in result.tests)
 
 
 def test_forged_results_are_ignored_and_cannot_be_written(graded) -> None:  # noqa: ANN001
