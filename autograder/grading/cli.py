@@ -4,7 +4,9 @@ With no SUBMISSION, grades the bundled samples (``autograder/samples``). Writes
 ``DIR/<name>/results.json`` and ``DIR/<name>/feedback.html`` per submission, ``DIR/grades.csv``,
 the class report ``DIR/report.html`` and ``DIR/mistakes.csv``, and prints a summary table. With
 ``--gradebook gradebook.db`` it also writes every grade cell's score into nbgrader's gradebook
-(``autograder/grading/gradebook.py``).
+(``autograder/grading/gradebook.py``). The class files cover every row of ``DIR/grades.csv``; a run
+that would keep rows graded under another course is refused (``--regrade-all``:
+``autograder/grading/course_version.py``); ``--shard K/N`` grades one of N parts (``shards.py``).
 Exit status 0 when every submission was graded, whatever the scores; 2 (with one line) when the
 grader cannot run (a bad path, an invalid course.yml, an unwritable output folder).
 """
