@@ -77,9 +77,11 @@ def mismatches(out_dir: Path, course: Course, names: Iterable[str]) -> list[str]
         recorded = recorded_fingerprint(out_dir / name / "results.json") if _plain_name(name) else None
         if recorded is not None:
             if recorded[0] != mine:
-                found.append(f"{name} (course version {recorded[1]}, fingerprint {recorded[0]})")
+                found.append(f"{printable(name)} (course version {printable(recorded[1])}, fingerprint "
+                             f"{printable(recorded[0])})")
         elif not steps_match or _number(row.get("max_score")) != course.max_score:
-            found.append(f"{name} (max_score {row.get('max_score')}, steps {', '.join(header[3:]) or 'none'})")
+            found.append(f"{printable(name)} (max_score {printable(str(row.get('max_score')))}, steps "
+                         f"{printable(', '.join(header[3:])) or 'none'})")
     return found
 
 
@@ -98,6 +100,11 @@ def check_regrade(out_dir: Path, course: Course, names: Iterable[str], *, regrad
             f"course is version {course.version} (fingerprint {fingerprint(course)}, {course.max_score:g} points): "
             "grade every submission again with --regrade-all (the old grades.csv is kept aside), or use another --out")
     return f"--regrade-all: {len(other)} row(s) graded under another course are left out of {out_dir}/grades.csv"
+
+
+def printable(text: str) -> str:
+    """``text`` for a one-line message: as it is when printable, else escaped (a folder name may hold a newline)."""
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 def _plain_name(name: str) -> bool:

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..errors import UsageError
-from .course_version import fingerprint, grades_rows
+from .course_version import fingerprint, grades_rows, printable
 from .engine import SubmissionResult
 from .roster import ROSTER_COLUMNS, Student
 
@@ -43,18 +43,19 @@ def load_row(folder: Path, name: str, course_print: str) -> SubmissionResult:
 
     path = folder / name / "results.json"
     if not name or "/" in name or name in (".", ".."):
-        raise UsageError(f"{folder}/grades.csv: a row names no usable submission folder ({name!r})")
+        raise UsageError(f"{folder}/grades.csv: a row names no usable submission folder ({printable(name)})")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         result = result_from_json(name, data)
         recorded = str(data["extra_data"].get("course_fingerprint", "none"))
         version = str(data["extra_data"].get("course_version", "?"))
     except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
-        raise UsageError(f"{path} is missing or was not written by this grader ({type(error).__name__}); "
-                         f"grade {name} into {folder} again") from None
+        raise UsageError(f"{printable(str(path))} is missing or was not written by this grader "
+                         f"({type(error).__name__}); grade {printable(name)} into {folder} again") from None
     if recorded != course_print:
-        raise UsageError(f"{path} was graded under course version {version} (fingerprint {recorded}), not this "
-                         f"course ({course_print}): pass --course with the course it was graded under, or regrade it")
+        raise UsageError(f"{printable(str(path))} was graded under course version {printable(version)} (fingerprint "
+                         f"{printable(recorded)}), not this course ({course_print}): pass --course with the course "
+                         "it was graded under, or regrade it")
     return result
 
 
@@ -116,8 +117,8 @@ def run(args: argparse.Namespace) -> int:
         for row in grades_rows(folder / "grades.csv"):
             name = row["submission"]
             if name in found_in:
-                raise UsageError(f"{name} is in both {found_in[name]} and {folder}: a submission may be in one "
-                                 "folder only")
+                raise UsageError(f"{printable(name)} is in both {found_in[name]} and {folder}: a submission may "
+                                 "be in one folder only")
             found_in[name] = folder
             results.append(load_row(folder, name, course_print))
     if len(folders) > 1:  # merged shards or sections: in name order, as one run over a batch folder writes them
