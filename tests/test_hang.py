@@ -79,15 +79,15 @@ def _with(tmp_path: Path, name: str, module: str, source: str) -> Path:
 
 
 def test_after_a_call_hangs_the_steps_other_checks_are_not_run_and_say_why(tmp_path: Path) -> None:
-    result, elapsed = _grade(_with(tmp_path, "looping", "scores", LOOPING_SCORES))
+    result, _ = _grade(_with(tmp_path, "looping", "scores", LOOPING_SCORES))
     scores = [t for t in result.tests if t.step == "scores"]
     assert len(scores) >= 3 and not any(t.passed for t in scores)
     timed_out = [t for t in scores if "did not finish within" in t.output]
     assert len(timed_out) == 1, [t.output for t in scores]
     skipped = [t for t in scores if t is not timed_out[0]]
     assert all(t.output.startswith("not run because of a hang") for t in skipped), [t.output for t in skipped]
-    # One limit for the whole step, not one per check (grading everything else takes a few seconds).
-    assert elapsed < CALL_SECONDS * (len(scores) - 1), elapsed
+    # One limit for the whole step, not one per check: one call ran out of time, no other check of the step ran
+    # (a bound on the wall time would be flaky on a busy machine; this count is what decides it).
     assert all(t.passed for t in result.tests if t.step != "scores")
 
 
