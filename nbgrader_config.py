@@ -15,7 +15,11 @@ folder makes that folder the course root (the project's tests do this in a tempo
 
 from pathlib import Path
 
-from autograder.build.notebooks.nbgrader_ext import feedback_preprocessors, generate_assignment_preprocessors
+from autograder.build.notebooks.nbgrader_ext import (
+    autograde_sanitize_preprocessors,
+    feedback_preprocessors,
+    generate_assignment_preprocessors,
+)
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
@@ -31,6 +35,8 @@ c.GenerateAssignment.preprocessors = generate_assignment_preprocessors()
 
 # autograde: a deleted test cell is put back (and run); an edited locked cell is restored anyway.
 c.OverwriteCells.add_missing_cells = True
+# ... and a test cell handed in as released raises no "checksum has changed" (its hidden tests are not in it).
+c.Autograde.sanitize_preprocessors = autograde_sanitize_preprocessors()
 c.Execute.timeout = 120  # seconds per cell; the first cell imports torch
 
 # generate_feedback: the results of hidden tests are shown, their source never.

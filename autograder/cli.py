@@ -23,6 +23,8 @@ __all__ = ["COMMANDS", "UsageError", "main"]
 
 COMMANDS = {
     "grade": ("autograder.grading.cli", "grade submissions in the sandbox (default: the bundled samples)"),
+    "report": ("autograder.grading.report_cli",
+               "rebuild (and merge) grades.csv, the class report and the LMS file from graded folders"),
     "release": ("autograder.build.release_cli",
                 "regenerate exercises/ (stubs, steps table, notebooks) from solutions/"),
     "check-course": ("autograder.course_cli", "validate course.yml and print the step table"),

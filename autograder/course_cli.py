@@ -38,10 +38,10 @@ def questions_note(course: Course) -> str:
             parts.append(f"step {number}: {step.points - question_points:g} + {question_points:g}")
     if not parts:
         return ""
-    return (f"A step's points include the concept questions of its notebook. In the notebooks, the questions are "
-            f"worth their own points and the code the rest ({', '.join(parts)}: code + questions); a notebook's "
-            "\"Check step\" header says so. When the `attention/` package is graded instead, its code gets all of "
-            "the step's points.")
+    return (f"A step's points include the concept questions of its notebook: the questions are worth their own "
+            f"points and the code the rest ({', '.join(parts)}: code + questions); a notebook's \"Check step\" "
+            "header says so. Learners who hand in the `attention/` package answer the same questions in "
+            "`attention/answers.py`; every way of grading gives the same points for the same answers.")
 
 
 def run(args: argparse.Namespace) -> int:

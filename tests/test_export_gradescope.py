@@ -32,6 +32,7 @@ from autograder.course import load_course
 from autograder.grading import engine, report
 from autograder.grading.gradescope_run import private_paths
 from autograder.grading.intake import Submission, make_private_copy
+from autograder.hidden.questions import QUESTIONS
 from autograder.sandbox.uids import UID_FIRST
 
 COURSE = load_course()
@@ -137,7 +138,18 @@ SCENARIOS = {
     "broken": _submission_broken,
     "notebooks": lambda root: [shutil.copy(p, root / "submission" / p.name) for p in SOLUTION_NOTEBOOKS],
     "nothing": _submission_nothing_gradable,
+    "notebooks-wrong-answers": lambda root: _submission_wrong_answers(root),
 }
+
+
+def _submission_wrong_answers(root: Path) -> None:
+    """The solution notebooks with every concept question answered wrong."""
+    from test_concept_answers import WRONG, _notebooks_with
+
+    folder = _notebooks_with(root / "staging", WRONG)
+    for path in (folder / "notebooks").glob("*.ipynb"):
+        shutil.copy(path, root / "submission" / path.name)
+    shutil.rmtree(root / "staging")
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +167,7 @@ def graded(autograder_zip, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     """Each scenario graded by ``run_autograder`` in a fresh Gradescope root: name -> (root, run, results)."""
     found = {}
     for name, make in SCENARIOS.items():
-        if name == "notebooks" and not SOLUTION_NOTEBOOKS:
+        if name.startswith("notebooks") and not SOLUTION_NOTEBOOKS:
             continue
         root = gradescope_root(autograder_zip[0], tmp_path_factory.mktemp(f"autograder-{name}"))
         make(root)
@@ -284,6 +296,14 @@ def test_the_solution_notebooks_score_full_marks(graded) -> None:
     assert results["score"] == pytest.approx(COURSE.max_score), [t["output"] for t in results["tests"]
                                                                  if t["status"] != "passed"]
     assert "Graded from the answer cells of " in results["output"]
+
+
+@pytest.mark.skipif(not SOLUTION_NOTEBOOKS, reason="no solution notebooks in this checkout")
+def test_wrong_concept_answers_cost_exactly_their_points_on_gradescope(graded) -> None:
+    _, _, results = graded["notebooks-wrong-answers"]
+    questions = [t for t in results["tests"] if "concept question" in t["name"]]
+    assert len(questions) == len(QUESTIONS) and all(t["score"] == 0 for t in questions)
+    assert results["score"] == pytest.approx(COURSE.max_score - sum(q.points for q in QUESTIONS.values()))
 
 
 def test_an_upload_without_code_gets_a_score_and_says_what_was_found(graded) -> None:

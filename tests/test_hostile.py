@@ -156,7 +156,9 @@ def test_an_attack_costs_its_own_step_and_is_explained(graded, case: str) -> Non
     step, expected, shown = CASES[case]
     result = results[case]
     _only_step_lost(result, step)
-    got = result.step_score(step)
+    asked = [t for t in result.tests if t.step == step and t.check.startswith("question_")]
+    assert all(t.passed for t in asked)  # the attack costs the step's code, never its concept questions
+    got = result.step_score(step) - sum(t.score for t in asked)
     if expected is None:
         assert 0 < got < POINTS[step], _step_outputs(result, step)
     else:
@@ -215,7 +217,8 @@ def test_a_conftest_changes_nothing(graded) -> None:  # noqa: ANN001
     assert (HOSTILE / "conftest_stubs" / "conftest.py.hostile").exists()
     result = graded[0]["conftest_stubs"]
     assert result.score == 0
-    assert all("not implemented yet" in t.output for t in result.tests)
+    assert all(("not answered" if t.check.startswith("question_") else "not implemented yet") in t.output
+               for t in result.tests)
 
 
 def test_forged_results_are_ignored_and_cannot_be_written(graded) -> None:  # noqa: ANN001

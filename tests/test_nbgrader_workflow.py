@@ -264,3 +264,17 @@ def test_the_nbgrader_working_files_are_ignored_by_git(path: str) -> None:
         pytest.skip("not a git checkout")
     done = subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO_ROOT, capture_output=True)
     assert done.returncode == 0, f"{path}: nbgrader's working files belong in .gitignore"
+
+
+def test_an_untouched_released_notebook_autogrades_without_a_checksum_alarm(tmp_path: Path) -> None:
+    """The gradebook keeps test cells with their hidden tests; a released cell handed in unchanged is no
+    tampering (no "checksum ... has changed!"), while an edited test cell still is (and is restored)."""
+    make_course(tmp_path)
+    nbgrader(tmp_path, "generate_assignment", ASSIGNMENT)
+    submit(tmp_path, "ann", "01_tokens")
+    submit(tmp_path, "ed", "01_tokens", edit={"tokens_test_1": "pass  # the test, edited away"})
+    untouched = nbgrader(tmp_path, "autograde", ASSIGNMENT, "--student", "ann")
+    assert "has changed" not in untouched.stdout + untouched.stderr, untouched.stderr[-3000:]
+    edited = nbgrader(tmp_path, "autograde", ASSIGNMENT, "--student", "ed")
+    alarms = [line for line in (edited.stdout + edited.stderr).splitlines() if "has changed" in line]
+    assert len(alarms) == 1 and "tokens_test_1" in alarms[0] and "checksum" in alarms[0], alarms

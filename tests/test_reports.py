@@ -203,7 +203,7 @@ def test_class_report_and_mistakes_csv(graded: Path) -> None:
     for name in _names(graded):
         assert name in text
     assert "Checks failed most often" in text and "Submissions with notes" in text
-    noted = r"broken \(Student Broken\)\s+64\s+(?:crashed|timed out|import error)"
+    noted = r"broken \(Student Broken\)\s+65\s+(?:crashed|timed out|import error)"
     assert re.search(noted, text), text[text.index("with notes"):][:600]
     with open(graded / "mistakes.csv", newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))

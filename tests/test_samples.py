@@ -27,6 +27,7 @@ import pytest
 from autograder import REPO_ROOT
 from autograder.course import Course, load_course
 from autograder.grading import report
+from autograder.grading.concept_answers import code_points
 from autograder.grading.engine import Grader, SubmissionResult, split_points
 from autograder.grading.intake import resolve_submissions
 from autograder.hidden import load_hidden_checks
@@ -34,6 +35,8 @@ from autograder.hidden._common import MISTAKE_PREFIX, SCALE_DK, WRONG_DIM, ZERO_
 from autograder.hidden.causal_pairs import CLOSED_FORM
 from autograder.hidden.cross_attention import KV_FROM_X1
 from autograder.hidden.multi_head import MERGE_SCRAMBLED
+from autograder.hidden.questions import questions_of
+from autograder.notebook_ids import question_id
 from autograder.sandbox.remote import Zygote
 from selfcheck import CheckRegistry
 
@@ -67,9 +70,11 @@ PARTIAL_FAILURES: dict[str, dict[str, str]] = {
         "same_lengths": KV_FROM_X1,
         "batched": KV_FROM_X1,
     },
-    "causal_pairs": {  # a loop instead of the closed form; bool accepted
-        "count_closed_form": CLOSED_FORM,
-        "invalid_arguments": "bool is a subclass of int",
+    "causal_pairs": {  # a loop instead of the closed form: its call for 10**9 runs out of time, so the
+        "count_closed_form": CLOSED_FORM,  # step's later checks are not run (the bool mistake is not reached)
+        "keys_attended_values": "not run because of a hang",
+        "invalid_arguments": "not run because of a hang",
+        "index_like_arguments": "not run because of a hang",
     },
     "causal_mask": {  # causal_mask blocks the diagonal; mask_scores masks with 0 instead of -inf
         "masks": "the diagonal is blocked too",
@@ -79,6 +84,9 @@ PARTIAL_FAILURES: dict[str, dict[str, str]] = {
     },
 }
 PARTIAL_STUBS = ("causal_attention", "kv_cache")
+# partial_mistakes' concept questions (attention/answers.py): question -> what its test says ("passed": right)
+PARTIAL_ANSWERS = {"keys_for_query_5": "passed", "non_causal_matrix": "not the right answer",
+                   "mask_term": "passed", "positions_for_query_4": "not answered"}
 NAMED_MISTAKES = {WRONG_DIM, SCALE_DK, MERGE_SCRAMBLED, KV_FROM_X1, ZERO_NOT_INF, "the diagonal is blocked too"}
 
 
@@ -118,7 +126,14 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
 
 
 def _tests(result: SubmissionResult, step: str) -> dict[str, object]:
-    return {t.check: t for t in result.tests if t.step == step}
+    """The code checks' tests of ``step`` (its concept questions' tests aside)."""
+    asked = {question_id(q.name) for q in questions_of(step)}
+    return {t.check: t for t in result.tests if t.step == step and t.check not in asked}
+
+
+def _question_tests(result: SubmissionResult, step: str) -> dict[str, object]:
+    return {t.check.removeprefix("question_"): t for t in result.tests
+            if t.step == step and t.check in {question_id(q.name) for q in questions_of(step)}}
 
 
 def _shares(step_id: str, points: float) -> dict[str, float]:
@@ -194,7 +209,7 @@ def test_all_samples_were_graded(graded: Graded) -> None:
     for result in graded.results.values():
         assert result.max_score == 100
         assert [t.step for t in result.tests] == [
-            s.id for s in graded.course.steps for _ in CHECKS.for_step(s.id)]
+            s.id for s in graded.course.steps for _ in [*CHECKS.for_step(s.id), *questions_of(s.id)]]
         missing = ["Missing from your submission: attention/cross_attention.py. Those steps score 0; "
                    "the other steps were graded."] if result.name == "broken" else []
         assert result.notes == missing, result.notes  # the intake names a missing module, as on Gradescope
@@ -211,13 +226,18 @@ def test_complete_einsum_gets_full_marks(graded: Graded) -> None:
 def test_partial_mistakes_step_by_step(graded: Graded, step: str) -> None:
     result = graded.results["partial_mistakes"]
     points = next(s.points for s in graded.course.steps if s.id == step)
-    shares = _shares(step, points)
+    shares = _shares(step, code_points(graded.course.step(step)))
     tests = _tests(result, step)
+    questions = _question_tests(result, step)
+    for name, test in questions.items():
+        assert test.output.startswith(PARTIAL_ANSWERS[name]), (name, test.output)
+        assert test.score == (test.max_score if test.passed else 0)
+    asked = sum(t.score for t in questions.values())
     if step in PARTIAL_STUBS:
         for name, test in tests.items():
             assert not test.passed and test.score == 0, name
             assert "not implemented yet" in test.output, (name, test.output)
-        assert result.step_score(step) == 0
+        assert result.step_score(step) == asked
         return
     failing = PARTIAL_FAILURES.get(step, {})
     assert set(failing) <= set(tests), "the expectations name a check that does not exist"
@@ -228,8 +248,8 @@ def test_partial_mistakes_step_by_step(graded: Graded, step: str) -> None:
         else:
             assert test.passed and test.score == shares[name], (f"{step}.{name} should pass", test.output)
     expected = round(sum(share for name, share in shares.items() if name not in failing), 4)
-    assert result.step_score(step) == pytest.approx(expected, abs=1e-4)
-    if not failing:
+    assert result.step_score(step) == pytest.approx(expected + asked, abs=1e-4)
+    if not failing and all(t.passed for t in questions.values()):
         assert result.step_score(step) == points
 
 
@@ -255,8 +275,10 @@ def test_broken_loses_exactly_the_steps_it_breaks(graded: Graded) -> None:
     }
     for step in graded.course.steps:
         tests = _tests(result, step.id)
+        questions = _question_tests(result, step.id)
+        assert all(t.passed for t in questions.values()), step.id  # a broken step's questions keep their points
         if step.id in expected_messages:
-            assert result.step_score(step.id) == 0, step.id
+            assert result.step_score(step.id) == sum(t.score for t in questions.values()), step.id
             for name, test in tests.items():
                 for text in expected_messages[step.id]:
                     assert text in test.output, (step.id, name, text, test.output)
@@ -264,7 +286,7 @@ def test_broken_loses_exactly_the_steps_it_breaks(graded: Graded) -> None:
             failed = {name: t.output for name, t in tests.items() if not t.passed}
             assert not failed, step.id
             assert result.step_score(step.id) == step.points
-    assert result.score == 100 - sum(s.points for s in graded.course.steps if s.id in expected_messages)
+    assert result.score == 100 - sum(code_points(s) for s in graded.course.steps if s.id in expected_messages)
 
 
 def test_stubs_only_is_told_nothing_is_implemented(graded: Graded) -> None:
@@ -272,7 +294,8 @@ def test_stubs_only_is_told_nothing_is_implemented(graded: Graded) -> None:
     assert result.score == 0
     for test in result.tests:
         assert not test.passed
-        assert "not implemented yet" in test.output, (test.step, test.check, test.output)
+        said = "not answered" if test.check.startswith("question_") else "not implemented yet"
+        assert said in test.output, (test.step, test.check, test.output)
 
 
 def test_reports_match_the_results(graded: Graded) -> None:

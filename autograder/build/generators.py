@@ -21,6 +21,7 @@ from pathlib import Path
 
 from autograder.course import Course
 
+from .answers_file import render_answers
 from .layout import Layout
 from .steps_table import render_steps_table
 from .stubs import render_stubs
@@ -56,6 +57,7 @@ class Generator:
 GENERATORS: list[Generator] = [
     Generator("step table", render_steps_table, fast=True),
     Generator("stubs", render_stubs, owns=("attention/*.py",), fast=True),
+    Generator("concept questions for the package", render_answers, owns=("attention/answers.py",), fast=True),
     Generator("source notebooks", "autograder.build.notebooks.learner:render_sources"),
     Generator("learner notebooks", "autograder.build.notebooks.learner:render_learner_notebooks",
               owns=("notebooks/*",)),

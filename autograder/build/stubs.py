@@ -17,6 +17,7 @@ from pathlib import Path
 
 from autograder.course import Course
 from autograder.errors import MarkerError
+from autograder.grading.concept_answers import ANSWERS_FILE
 from autograder.markers import solution_regions
 
 from .layout import Layout
@@ -50,10 +51,12 @@ def make_stub(source: str, step_id: str, filename: str = "<source>") -> str:
 
 
 def render_stubs(course: Course, layout: Layout) -> dict[Path, str]:
-    """``exercises/attention/<module>.py`` for every ``solutions/attention/<module>.py``."""
+    """``exercises/attention/<module>.py`` for every ``solutions/attention/<module>.py`` but ``answers.py``."""
     step_of_module = {step.module: step.id for step in course.steps}
     stubs = {}
     for path in sorted(layout.solution_package.glob("*.py")):
+        if path.name == ANSWERS_FILE:  # the concept questions' key: `answers_file` renders the learner's file
+            continue
         step_id = step_of_module.get(path.stem, path.stem)
         source = path.read_text(encoding="utf-8")
         stubs[layout.stub_package / path.name] = make_stub(source, step_id, filename=layout.show(path))

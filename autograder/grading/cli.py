@@ -6,7 +6,9 @@ the class report ``DIR/report.html`` and ``DIR/mistakes.csv``, for two or more s
 similarity report ``DIR/similarity.html`` and ``DIR/similarity.csv`` (unless ``--no-similarity``),
 and prints a summary table. With
 ``--gradebook gradebook.db`` it also writes every grade cell's score into nbgrader's gradebook
-(``autograder/grading/gradebook.py``).
+(``autograder/grading/gradebook.py``). The class files cover every row of ``DIR/grades.csv``; a run
+that would keep rows graded under another course is refused (``--regrade-all``:
+``autograder/grading/course_version.py``); ``--shard K/N`` grades one of N parts (``shards.py``).
 Exit status 0 when every submission was graded, whatever the scores; 2 (with one line) when the
 grader cannot run (a bad path, an invalid course.yml, an unwritable output folder).
 """
@@ -52,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "assignment 'notebooks' there (after `nbgrader generate_assignment notebooks`)")
     parser.add_argument("--no-similarity", action="store_true",
                         help="do not write similarity.html and similarity.csv (written for two or more submissions)")
+    parser.add_argument("--shard", default=None, metavar="K/N",
+                        help="grade only the K-th of N deterministic shards of the submissions (needs --seed, the "
+                             "same for every shard); merge the N output folders with `python -m autograder report`")
+    parser.add_argument("--regrade-all", action="store_true",
+                        help="the course changed (version or points) since DIR was graded: set the old grades.csv "
+                             "aside and start it afresh with this run's submissions (else such a run is refused)")
     parser.add_argument("--allow-unconfined", action="store_true",
                         help="grade even where learner code cannot be confined (a normal user on a system "
                              "without unprivileged user namespaces): only for submissions you trust")
@@ -69,9 +77,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, zygote: Zygote) -> int:
-    from ..course import COURSE_FILE, load_course
+    from ..course import COURSE_FILE, check_course
 
-    course = load_course(args.course or COURSE_FILE)
+    course, warnings = check_course(args.course or COURSE_FILE)
+    for line in warnings:  # what `check-course` warns about (points not adding up to total_points, ...)
+        print(f"warning: {line}", file=sys.stderr)
     gradebook = None
     if args.gradebook:  # checked before anything else is read or written
         from selfcheck.public import PUBLIC
@@ -85,6 +95,15 @@ def _run(args: argparse.Namespace, zygote: Zygote) -> int:
         raise UsageError(str(error)) from None
     out_dir = Path(args.out)
     submissions = [s for s in submissions if s.batch is None or s.path.resolve() != out_dir.resolve()]
+    if args.shard is not None:
+        from .shards import parse_shard, shard_of
+
+        index, count = parse_shard(args.shard)
+        if args.seed is None:
+            raise UsageError("--shard needs --seed S, the same for every shard (each would draw its own otherwise)")
+        found = len(submissions)
+        submissions = shard_of(submissions, [s.name for s in submissions], index, count)
+        print(f"shard {index} of {count}: {len(submissions)} of the {found} submissions", file=sys.stderr)
     for batch in dict.fromkeys(s.batch for s in submissions if s.batch is not None):
         for folder in [p for p in entries(batch) if is_output_folder(p) or p.resolve() == out_dir.resolve()]:
             print(f"{shown_text(str(folder))}: an output folder of the grader, not graded", file=sys.stderr)
@@ -98,7 +117,8 @@ def _run(args: argparse.Namespace, zygote: Zygote) -> int:
         probe.unlink()
     except OSError as error:
         raise UsageError(f"{out_dir}: cannot write the results there ({error.strerror})") from None
-    roster = _load_roster(args.roster) if args.roster else None
+    _check_regrade(out_dir, course, submissions, regrade_all=args.regrade_all)
+    roster = _load_roster(args.roster) if args.roster else _kept_roster(out_dir)
     seed = args.seed if args.seed is not None else secrets.randbits(31)
     status = grade_all(course, submissions, out_dir=out_dir, jobs=args.jobs, seed=seed,
                        allow_unconfined=args.allow_unconfined, zygote=zygote, gradebook=gradebook,
@@ -121,6 +141,27 @@ def _run(args: argparse.Namespace, zygote: Zygote) -> int:
             print(f"similarity.html and similarity.csv not written ({type(error).__name__}: {error})",
                   file=sys.stderr)
     return status
+
+
+def _check_regrade(out_dir: Path, course, submissions: list[Submission], *, regrade_all: bool) -> None:  # noqa: ANN001
+    """Refuse to keep rows of another course version or other points in ``out_dir`` (see `course_version`)."""
+    from .course_version import check_regrade
+    from .grades_file import backup_path
+
+    note = check_regrade(out_dir, course, [s.name for s in submissions], regrade_all=regrade_all)
+    if note is not None:  # --regrade-all: this run's rows start the table afresh; the old one is kept aside
+        grades = out_dir / "grades.csv"
+        kept = backup_path(grades)
+        os.replace(grades, kept)
+        print(f"{note}; the old table is kept as {kept}", file=sys.stderr)
+
+
+def _kept_roster(out_dir: Path) -> dict | None:
+    """Without ``--roster``: the roster columns ``out_dir/grades.csv`` already holds, so that a regrade keeps
+    them and the LMS file up to date (students with no submission need ``--roster`` again)."""
+    from .report_cli import roster_from_rows
+
+    return roster_from_rows([out_dir]) or None
 
 
 def _load_roster(path: str) -> dict:
@@ -168,7 +209,7 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
 
     prewarm()  # the class report's matplotlib loads while the children work
     from ..hidden import load_hidden_checks
-    from . import class_report, report
+    from . import report
     from .engine import Grader, SubmissionResult
     from .grades_file import merge_grades
 
@@ -209,8 +250,13 @@ def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int
     ordered = [results[s.name] for s in submissions]
     merged = merge_grades(out_dir / "grades.csv", report.grades_csv(ordered, course))
     report.write_atomic(out_dir / "grades.csv", merged.text)
-    try:
-        class_report.write_class_report(out_dir, ordered, course, seed=seed, students=students)
+    try:  # every row of grades.csv: this run's results, the kept rows' from their results.json
+        from .report_cli import class_results, write_class_files
+
+        everyone, left_out = class_results(out_dir, course, results)
+        for problem in left_out:
+            print(shown_text(f"not in the class report: {problem}"), file=sys.stderr)
+        write_class_files(out_dir, everyone, course, students=students)
     except Exception as error:  # noqa: BLE001 - grades.csv and results.json are written; say so and go on
         print(shown_text(f"report.html and mistakes.csv not written ({type(error).__name__}: {error})"),
               file=sys.stderr)

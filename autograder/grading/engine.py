@@ -3,7 +3,8 @@
 For each step the parent starts one sandboxed child (`StepSession`) that imports only that
 step's module (earlier steps are stand-ins), then runs the step's checks one by one with a
 `RemoteSubject`. A check's score is all or nothing; a step's points are split over its checks
-by weight. A failure (wrong result, exception, timeout, crash) costs the checks it touches in that
+by weight, after its concept questions' points (`concept_answers`: scored from the answers the
+intake read, never run). A failure (wrong result, exception, timeout, crash) costs the checks it touches in that
 step only; a dead child is replaced for the next check. A forbidden API, seen by the static
 scan or called in any check, costs the whole step, and every check's output says why.
 """
@@ -30,6 +31,7 @@ from ..course import Course, Step
 from ..sandbox.remote import TIMINGS, Budget, RemoteSubject, SessionSpec, StepSession, Zygote
 from ..sandbox.uids import reserve_uid_block
 from ..sandbox.unprivileged import GradingMode, grading_mode
+from .concept_answers import code_points, question_results
 from .intake import PrivateCopy, Submission, make_private_copy
 from .public_example import CALL_SECONDS as EXAMPLE_CALL_SECONDS
 from .public_example import examples_for, learner_examples
@@ -196,7 +198,7 @@ class Grader:
                     result: SubmissionResult) -> list[TestResult]:
         checks = self.checks.for_step(step.id)
         public = self.public_checks.for_step(step.id) if self.public_checks is not None else []
-        shares = split_points(step.points, [c.weight for c in checks])
+        shares = split_points(code_points(step), [c.weight for c in checks])
         filename = f"attention/{step.module}.py"
         blocked = self._blocked_reason(step, copy, filename)
         outcomes: list[Outcome] = []
@@ -207,12 +209,15 @@ class Grader:
         outcomes, public_outcomes = outcomes[: len(checks)], outcomes[len(checks):]
         if public:
             result.public[step.id] = dict(zip((c.name for c in public), public_outcomes, strict=True))
-        return [
+        tests = [
             TestResult(step.id, check.name, check.title, f"{number}.{index}",
                        share if outcome.passed else 0.0, share, outcome.passed,
                        "passed" if outcome.passed else outcome.message, list(outcome.mistakes))
             for index, (check, share, outcome) in enumerate(zip(checks, shares, outcomes, strict=True), start=1)
         ]
+        questions = question_results(step, copy.answers)  # read by the intake before any learner code ran
+        return tests + [TestResult(step.id, q.check, q.title, f"{number}.{index}", q.points, q.question.points,
+                                   q.passed, q.output) for index, q in enumerate(questions, start=len(tests) + 1)]
 
     def _blocked_reason(self, step: Step, copy: PrivateCopy, filename: str) -> str | None:
         """Why no check of this step can run at all, or None."""
@@ -264,6 +269,10 @@ class Grader:
                 outcomes.append(outcome)
                 capped = capped or session.output_capped()
                 used |= session.forbidden
+                if hung(session, time.perf_counter() - started):  # one hang costs one limit, not one per check
+                    outcomes += [Outcome("failed", skipped_after_hang(check.title, session.call_seconds))] * (
+                        len(checks) - len(outcomes))
+                    break
             if session is not None:
                 used |= session.forbidden
             # After the scored checks: what the example calls do is never scored (forbidden calls included).
@@ -327,6 +336,21 @@ def named_in(outcome: Outcome, named: list[str]) -> tuple[str, ...]:
     if outcome.passed:
         return ()
     return tuple(description for description in named if description in outcome.message)
+
+
+def hung(session: StepSession, seconds: float) -> bool:
+    """True when the check that just ran ended its child by running out of a call's time limit.
+
+    A timeout closes the child after waiting the whole limit; a crash ends it at once, and a call
+    that finishes in time leaves it alive. So a correct but slow solution is never taken for a hang.
+    """
+    return session.dead and seconds >= session.call_seconds
+
+
+def skipped_after_hang(title: str, call_seconds: float) -> str:
+    """What a check that was not run because an earlier check of its step hung says."""
+    return (f"not run because of a hang: a call of the check \"{title}\" ran out of its {call_seconds:g} s limit, "
+            "so this step's remaining checks were skipped; fix the hang first")
 
 
 def _import_message(filename: str, session: StepSession) -> str:

@@ -16,8 +16,7 @@ grader's private copy (`extract`, called by the intake, ``autograder/grading/int
 
 Everything else in the notebooks (outputs, other cells) is ignored. The concept questions' answer
 cells are read by `question_answer`, without running them (``ast.literal_eval`` of the value the
-cell assigns), for the grades the grader writes into nbgrader's gradebook
-(``autograder/grading/gradebook.py``).
+cell assigns), and scored by every path (`autograder.grading.concept_answers`).
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,25 +171,59 @@ NO_ANSWER = object()  # `question_answer` when the notebook gives no literal val
 def question_answer(folder: Path, notebook: str, name: str) -> object:
     """The value the concept question ``name``'s answer cell in ``<folder>/[notebooks/]<notebook>.ipynb`` assigns.
 
-    The cell is never run: the last top-level ``name = <literal>`` of its answer cells (grade id
-    ``question_<name>``) is read with ``ast.literal_eval``. `NO_ANSWER` when the notebook or the
-    cell is missing, the cell does not parse, assigns no literal (``...``, an expression, a call),
-    or never assigns ``name``.
+    The cell is never run: see `assigned_value` (its answer cells have grade id
+    ``question_<name>``). `NO_ANSWER` when the notebook or the cell is missing too.
     """
     path = notebook_path(folder, notebook)
     data = read_notebook(path) if path is not None else None
     if data is None:
         return NO_ANSWER
+    return assigned_value(cell_sources(data, question_id(name)), name)
+
+
+def assigned_value(sources: list[str], name: str) -> object:
+    """The value the last top-level ``name = <literal>`` of ``sources`` assigns, read, never run.
+
+    Each source is parsed (`parsing.parse`) and the assigned expression read with
+    ``ast.literal_eval`` in this trusted process. `NO_ANSWER` when a source does not parse (or is
+    too deep or too large to), the value is no literal (``...``, an expression, a call), or
+    ``name`` is never assigned. Used for the notebooks' answer cells and ``attention/answers.py``.
+    """
     value = NO_ANSWER
-    for source in cell_sources(data, question_id(name)):
-        try:
-            tree = parsing.parse(source)
-        except SyntaxError:
-            return NO_ANSWER
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-                try:
-                    value = ast.literal_eval(node.value)
-                except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                    value = NO_ANSWER
+    for source in sources:
+        for tree in _statements(source, name):
+            for node in tree.body:
+                if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name
+                                                        for t in node.targets):
+                    try:
+                        value = ast.literal_eval(node.value)
+                    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                        value = NO_ANSWER
     return NO_ANSWER if value is Ellipsis else value
+
+
+def _statements(source: str, name: str) -> list[ast.Module]:
+    """``source`` parsed whole; when it does not parse, each top-level ``name = ...`` of it parsed alone.
+
+    So that one answer that cannot be parsed (a syntax error, nesting too deep for the parser)
+    in a file of several answers costs that answer only: the statement runs from its line to the
+    next line that starts another top-level assignment.
+    """
+    try:
+        return [parsing.parse(source)]
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        pass
+    lines = source.splitlines()
+    starts = [i for i, line in enumerate(lines) if _TOP_ASSIGNMENT.match(line)] + [len(lines)]
+    mine = [(first, end) for first, end in zip(starts, starts[1:], strict=False)
+            if _TOP_ASSIGNMENT.match(lines[first]).group(1) == name]  # type: ignore[union-attr]
+    for first, end in reversed(mine[-MAX_RETRIES:]):  # the last one that parses, as when the whole file does
+        try:
+            return [parsing.parse("\n".join(lines[first:end]))]
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            continue
+    return []
+
+
+MAX_RETRIES = 20  # statements of one name tried alone, at most: a file of thousands costs no more
+_TOP_ASSIGNMENT = re.compile(r"^([A-Za-z_]\w*)\s*=")

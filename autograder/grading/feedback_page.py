@@ -15,6 +15,7 @@ from html import escape
 
 from .. import __version__
 from ..course import Course, Step
+from ..notebook_ids import question_id
 from .engine import SubmissionResult, TestResult
 from .inert import markdown_block, markdown_text
 from .mistake_tally import NOT_FOUND, message_without_mistakes, submission_notes
@@ -71,6 +72,9 @@ def next_steps(result: SubmissionResult, course: Course) -> list[str]:
     text = (f"Work on step {number}, `{step.id}` ({step.title}), next: {len(failed)} of "
             f"{len(step_tests(result, step))} checks fail. Run `pytest -k {step.id}` in your `attention-course/` "
             "folder: the self-checks test the same things on public inputs.")
+    if all(t.check.startswith(question_id("")) for t in failed):  # only its concept questions: pytest cannot help
+        text = (f"Step {number}, `{step.id}`: your code passes; its concept questions are not all answered right "
+                f"yet ({', '.join(t.title for t in failed)}): answer them in `attention/answers.py` or the notebook.")
     advice.append(text)
     mistakes = [m for t in failed for m in t.mistakes]
     for mistake in dict.fromkeys(mistakes):

@@ -16,9 +16,9 @@ with ``auto_score``):
 - **A test cell** scores its points when every check it names passed in the sandbox (hidden
   checks as in ``results.json``; public checks, which the grader then runs too, in the same
   child after the hidden ones, `SubmissionResult.public`), else 0.
-- **A concept question** scores its points when the value its answer cell assigns, read with
-  ``ast.literal_eval`` in this trusted process (`extract.question_answer`), is right by the
-  hidden key (`autograder.hidden.questions`), exactly as ``run_question`` decides in nbgrader.
+- **A concept question** scores its points when the grader's own test of it passed
+  (`concept_answers`: the value its answer cell assigns, read with ``ast.literal_eval`` in this
+  trusted process, right by the hidden key), exactly as ``run_question`` decides in nbgrader.
 - **The autograded notebooks** (``autograded/<student>/notebooks/``, beside the gradebook, the
   course root): each handed-in notebook with its grade cells' sources restored and their outputs
   saying which checks passed, every other code cell's stored outputs cleared (as nbgrader's
@@ -52,9 +52,9 @@ from .. import parsing
 from ..errors import UsageError
 from ..hidden import load_hidden_checks
 from ..hidden.questions import QUESTIONS
-from ..notebook_ids import ASSIGNMENT
+from ..notebook_ids import ASSIGNMENT, question_id
 from .engine import SubmissionResult
-from .extract import NO_ANSWER, notebook_path, question_answer, read_notebook
+from .extract import notebook_path, read_notebook
 
 REGENERATE = f"run `nbgrader generate_assignment {ASSIGNMENT} --force` in the course folder"
 NBGRADER_TABLES = {"assignment", "notebook", "grade_cells", "source_cell", "grade"}
@@ -72,15 +72,16 @@ class GradeCell:
     hidden: tuple[str, ...] = ()  # the hidden checks it runs
     question: str | None = None  # a concept question's name
 
-    def results(self, result: SubmissionResult, answers: Mapping[str, object],
+    def results(self, result: SubmissionResult,
                 public_titles: Mapping[tuple[str, str], str]) -> list[tuple[bool, str]]:
         """(passed, what it says) for everything this cell checks, as the cell's output would say it."""
-        if self.question is not None:
-            answer = answers.get(self.question, NO_ANSWER)
-            if answer is NO_ANSWER:
-                return [(False, f"{self.question}: not answered")]
-            right = QUESTIONS[self.question].is_right(answer)
-            return [(right, f"{self.question}: {'right' if right else 'not the right answer'}")]
+        if self.question is not None:  # scored by the grader itself (`concept_answers`), one source for both views
+            test = next((t for t in result.tests if t.check == question_id(self.question)), None)
+            if test is None or not test.passed:
+                said = "not answered" if test is None or test.output.startswith("not answered") else \
+                    "not the right answer"
+                return [(False, f"{self.question}: {said}")]
+            return [(True, f"{self.question}: right")]
         hidden = {t.check: t for t in result.tests if t.step == self.step}
         public = result.public.get(self.step or "", {})
         found = []
@@ -96,17 +97,15 @@ class GradeCell:
             found.append((passed, title if passed or test is None else f"{title}\n{test.output}"))
         return found
 
-    def score(self, result: SubmissionResult, answers: Mapping[str, object],
-              public_titles: Mapping[tuple[str, str], str] | None = None) -> float:
+    def score(self, result: SubmissionResult, public_titles: Mapping[tuple[str, str], str] | None = None) -> float:
         """``points`` when everything this cell checks passed in ``result`` (all or nothing), else 0."""
-        passed = all(ok for ok, _ in self.results(result, answers, public_titles or {}))
+        passed = all(ok for ok, _ in self.results(result, public_titles or {}))
         return self.points if passed else 0.0
 
-    def output(self, result: SubmissionResult, answers: Mapping[str, object],
-               public_titles: Mapping[tuple[str, str], str]) -> str:
+    def output(self, result: SubmissionResult, public_titles: Mapping[tuple[str, str], str]) -> str:
         """The cell's output in the autograded notebook: one line per check, ✓ or ✗, a failure's message indented."""
         lines = []
-        for passed, text in self.results(result, answers, public_titles):
+        for passed, text in self.results(result, public_titles):
             first, *rest = text.splitlines() or [""]
             lines += [f"{'✓' if passed else '✗'} {first}", *(f"    {line}" for line in rest)]
         return "\n".join(lines) + "\n"
@@ -135,7 +134,8 @@ class Gradebook:
     def write(self, results: Sequence[SubmissionResult], folders: Mapping[str, Path]) -> str:
         """Write every grade cell's score for each result (student = submission name); a one-line summary.
 
-        ``folders``: submission name -> its folder, where the concept questions' answers are read.
+        ``folders``: submission name -> its folder, where its notebooks are (the concept questions'
+        answers were read and scored by the grader: `concept_answers`).
         """
         from nbgrader.api import Gradebook as NbgraderGradebook
 
@@ -163,21 +163,19 @@ class Gradebook:
 
     def _write_student(self, gradebook: Any, result: SubmissionResult, folder: Path | None) -> None:
         """One student's grade cells (``gradebook``: nbgrader's open `Gradebook`) and autograded notebooks."""
-        answers = {c.question: question_answer(folder, c.notebook, c.question) if folder else NO_ANSWER
-                   for c in self.cells if c.question is not None}
         gradebook.update_or_create_student(result.name)
         stamp = handed_in_at(folder) if folder else None  # nbgrader's late penalty reads it
         extra = {"timestamp": stamp} if stamp is not None else {}
         gradebook.update_or_create_submission(ASSIGNMENT, result.name, **extra)
         for cell in self.cells:
             grade = gradebook.find_grade(cell.grade_id, cell.notebook, ASSIGNMENT, result.name)
-            grade.auto_score = cell.score(result, answers, self.public_titles)
+            grade.auto_score = cell.score(result, self.public_titles)
             grade.needs_manual_grade = grade.manual_score is not None
         gradebook.db.commit()
         if folder:
-            self._write_autograded(result, answers, folder)
+            self._write_autograded(result, folder)
 
-    def _write_autograded(self, result: SubmissionResult, answers: Mapping[str, object], folder: Path) -> None:
+    def _write_autograded(self, result: SubmissionResult, folder: Path) -> None:
         """``autograded/<student>/notebooks/*.ipynb`` beside the gradebook, as ``nbgrader autograde`` leaves them.
 
         Each handed-in notebook, with every grade cell's source restored from the gradebook (a
@@ -216,7 +214,7 @@ class Gradebook:
                 cell.update(cell_type="code", execution_count=cell.get("execution_count") if isinstance(
                     cell.get("execution_count"), int) else None, source=self.sources[(notebook, grade.grade_id)])
                 cell["outputs"] = [{"output_type": "stream", "name": "stdout",
-                                    "text": grade.output(result, answers, self.public_titles)}]
+                                    "text": grade.output(result, self.public_titles)}]
             target.mkdir(parents=True, exist_ok=True)
             (target / f"{notebook}.ipynb").write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n",
                                                       encoding="utf-8")

@@ -30,7 +30,8 @@ def _rows(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text)))
 
 
-def _backup_path(path: Path) -> Path:
+def backup_path(path: Path) -> Path:
+    """``grades.previous.csv`` beside ``path``, or ``grades.previous-N.csv``: never an existing file."""
     candidate = path.with_name(f"{path.stem}.previous{path.suffix}")
     number = 2
     while os.path.lexists(candidate):
@@ -53,7 +54,7 @@ def merge_grades(path: Path, new_text: str) -> Merged:
             old = [row[:len(header)] for row in old]  # an earlier run's roster columns: --roster adds them again
         problem = None if old and old[0] == header else _difference(old[0] if old else [], header)
     if problem is not None:
-        backup = _backup_path(path)
+        backup = backup_path(path)
         os.replace(path, backup)
         return Merged(new_text, f"{path} {problem}: it was kept as {backup}, and {path.name} now holds only "
                                 f"this run's {_count(len(rows))}")

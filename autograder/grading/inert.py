@@ -38,6 +38,14 @@ def inert_cell(value: object) -> str:
     return text
 
 
+def cell_value(cell: str) -> str:
+    """The text `inert_cell` made ``cell`` from (a CSV cell read back: ``'=x`` -> ``=x``)."""
+    rest = cell[len(INERT_PREFIX):]
+    if cell.startswith(INERT_PREFIX) and rest.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(rest):
+        return rest
+    return cell
+
+
 def csv_text(rows: Iterable[Iterable[object]]) -> str:
     """The CSV file holding ``rows`` (``\\n`` line ends), every cell through `inert_cell`."""
     buffer = io.StringIO()

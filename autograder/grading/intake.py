@@ -45,6 +45,7 @@ from pathlib import Path
 from ..course import COURSE_FILE, Course, load_course
 from ..notebook_ids import NOTEBOOK_FOLDER
 from .caps import MAX_ARCHIVE_BYTES, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, MAX_ZIP_DEPTH
+from .concept_answers import ANSWERS_FILE, Answer, read_answers
 from .implemented import choose_sources, still_a_stub
 from .inert import shown_name
 
@@ -76,6 +77,7 @@ class PrivateCopy:
     form: str = "nothing"  # "attention folder", "folder one level down", "module files", "notebooks", "zip (...)"
     present: set[str] = field(default_factory=set)  # module names in the copy
     sources: dict[str, str] = field(default_factory=dict)  # step id -> where its code came from
+    answers: dict[str, Answer] = field(default_factory=dict)  # concept question -> its answer, read, never run
 
     def module_file(self, module: str) -> Path:
         return self.package_dir / f"{module}.py"
@@ -406,7 +408,7 @@ def make_private_copy(submission: Submission, parent: Path, owner: int | None,
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     package_dir.mkdir(exist_ok=True)
-    copy.present = {p.stem for p in package_dir.glob("*.py")} - {"__init__"}
+    copy.present = {p.stem for p in package_dir.glob("*.py")} - {"__init__", Path(ANSWERS_FILE).stem}
     copy.has_package = bool(copy.present)
     if owner is not None:
         for directory, _, files in os.walk(root):
@@ -464,6 +466,7 @@ def _copy_work(folder: Path, course: Course, copy: PrivateCopy, copier: _Copier)
         copy.package_dir.mkdir(parents=True, exist_ok=True)
         (copy.package_dir / "__init__.py").write_text('"""Extracted from notebooks by the grader."""\n')
     _say_sources(course, copy, package, notebooks)
+    copy.answers = read_answers(folder if _has_notebooks(folder) else None, copy.package_dir, course)
 
 
 def _notebook_modules(folder: Path, course: Course, notes: list[str]) -> tuple[dict[str, str], dict[str, str]]:

@@ -11,7 +11,8 @@ from typing import Any
 from .. import __version__
 from ..course import Course
 from . import feedback_page
-from .engine import SubmissionResult
+from .course_version import fingerprint
+from .engine import SubmissionResult, TestResult
 from .inert import csv_text, markdown_text, shown_text, terminal_text
 
 
@@ -39,6 +40,10 @@ def results_json(result: SubmissionResult, course: Course) -> dict[str, Any]:
             "steps": {s.id: {"score": result.step_score(s.id), "max_score": s.points} for s in course.steps},
             "submission_form": result.form,
             "step_sources": result.sources,
+            "course_fingerprint": fingerprint(course),
+            # for `result_from_json` (the class report, rebuilt from the folder): what `tests` shows as markdown
+            "notes": result.notes,
+            "checks": [{"check": t.check, "output": t.output} for t in result.tests],
         },
         "tests": [
             {
@@ -56,6 +61,27 @@ def results_json(result: SubmissionResult, course: Course) -> dict[str, Any]:
             for t in result.tests
         ],
     }
+
+
+def result_from_json(name: str, data: dict[str, Any]) -> SubmissionResult:
+    """The `SubmissionResult` a ``results.json`` written by `results_json` holds (what the class report needs).
+
+    Raises ``KeyError``/``TypeError``/``ValueError`` for a file this grader did not write.
+    """
+    extra = data["extra_data"]
+    checks = extra["checks"]
+    tests = []
+    for test, check in zip(data["tests"], checks, strict=True):
+        step = str(test["tags"][0])
+        tests.append(TestResult(step, str(check["check"]), str(test["name"]).removeprefix(f"{step}: "),
+                                str(test["number"]), float(test["score"]), float(test["max_score"]),
+                                test["status"] == "passed", str(check["output"]),
+                                [str(m) for m in (test.get("extra_data") or {}).get("mistakes", [])]))
+    return SubmissionResult(name, int(extra["seed"]), tests=tests, notes=[str(n) for n in extra.get("notes", [])],
+                            isolation=list(extra.get("isolation", [])),
+                            isolation_mode=str(extra.get("isolation_mode", "")),
+                            elapsed=float(data.get("execution_time", 0.0)),
+                            form=str(extra.get("submission_form", "")), sources=dict(extra.get("step_sources", {})))
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -1,7 +1,8 @@
 # Sample submission `partial_mistakes`, step 10. The pairs and keys_attended are right. PLANTED
 # MISTAKES: count_causal_pairs adds the numbers up in a Python loop instead of using the closed
-# form n (n + 1) / 2 (the grader times it and asks for a closed form), and the integer checks
-# forget that bool is a subclass of int, so True and False are accepted (the grader says so).
+# form n (n + 1) / 2 (the grader times it and asks for a closed form; its call for 10**9 runs out
+# of time, so the step's later checks are not run), and the integer checks forget that bool is a
+# subclass of int, so True and False are accepted (pytest says so).
 """Step 10: which query-key pairs causal attention computes."""
 
 import operator
