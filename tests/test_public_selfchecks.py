@@ -222,7 +222,7 @@ class PytestRun:
         """Step id -> its line in the step-by-step summary."""
         lines = {}
         for line in self.output.split("your progress, step by step", 1)[-1].splitlines():
-            match = re.match(r"step (\d+) (\w+): +(.*)$", line)
+            match = re.match(r"step (\d+) (\w+): +[\d.]+ pts +(.*)$", line)
             if match:
                 lines[match.group(2)] = match.group(3)
         return lines

@@ -10,11 +10,31 @@ class StepInfo(NamedTuple):
     module: str
     notebook: str
     api: tuple[str, ...]
+    points: float = 0.0  # course.yml's points for the step
+    question_points: float = 0.0  # the share of them its notebook's concept questions carry
 
+
+OUTPUT_KB = 256  # what learner code may print per step, in the grader
 
 STEPS = (
-    StepInfo(1, 'tokens', 'Words to token ids', 'tokens', '01_tokens', ('build_vocab', 'encode')),
-    StepInfo(2, 'embedding', 'Token ids to embeddings', 'embedding', '02_embedding', ('embed',)),
+    StepInfo(
+        1,
+        'tokens',
+        'Words to token ids',
+        'tokens',
+        '01_tokens',
+        ('build_vocab', 'encode'),
+        points=6.0, question_points=0.0,
+    ),
+    StepInfo(
+        2,
+        'embedding',
+        'Token ids to embeddings',
+        'embedding',
+        '02_embedding',
+        ('embed',),
+        points=4.0, question_points=0.0,
+    ),
     StepInfo(
         3,
         'projections',
@@ -22,10 +42,35 @@ STEPS = (
         'projections',
         '03_projections',
         ('init_projections', 'project_qkv'),
+        points=6.0, question_points=0.0,
     ),
-    StepInfo(4, 'scores', 'Unnormalized attention scores', 'scores', '04_scores', ('attention_scores',)),
-    StepInfo(5, 'weights', 'Scaled softmax: attention weights', 'weights', '05_weights', ('attention_weights',)),
-    StepInfo(6, 'context', 'Context vectors', 'context', '06_context', ('context_vectors',)),
+    StepInfo(
+        4,
+        'scores',
+        'Unnormalized attention scores',
+        'scores',
+        '04_scores',
+        ('attention_scores',),
+        points=6.0, question_points=0.0,
+    ),
+    StepInfo(
+        5,
+        'weights',
+        'Scaled softmax: attention weights',
+        'weights',
+        '05_weights',
+        ('attention_weights',),
+        points=8.0, question_points=0.0,
+    ),
+    StepInfo(
+        6,
+        'context',
+        'Context vectors',
+        'context',
+        '06_context',
+        ('context_vectors',),
+        points=6.0, question_points=0.0,
+    ),
     StepInfo(
         7,
         'self_attention',
@@ -33,6 +78,7 @@ STEPS = (
         'self_attention',
         '07_self_attention_and_heads',
         ('SelfAttention',),
+        points=8.0, question_points=0.0,
     ),
     StepInfo(
         8,
@@ -41,8 +87,17 @@ STEPS = (
         'multi_head',
         '07_self_attention_and_heads',
         ('MultiHeadAttentionWrapper', 'MultiHeadAttention'),
+        points=12.0, question_points=0.0,
     ),
-    StepInfo(9, 'cross_attention', 'Cross-attention', 'cross_attention', '08_cross_attention', ('CrossAttention',)),
+    StepInfo(
+        9,
+        'cross_attention',
+        'Cross-attention',
+        'cross_attention',
+        '08_cross_attention',
+        ('CrossAttention',),
+        points=8.0, question_points=0.0,
+    ),
     StepInfo(
         10,
         'causal_pairs',
@@ -50,6 +105,7 @@ STEPS = (
         'causal_pairs',
         '09_causal_pairs',
         ('causal_pairs', 'count_causal_pairs', 'keys_attended'),
+        points=6.0, question_points=1.0,
     ),
     StepInfo(
         11,
@@ -58,6 +114,7 @@ STEPS = (
         'causal_mask',
         '10_causal_mask',
         ('tril_mask', 'mask_and_renormalize', 'causal_mask', 'mask_scores', 'causal_attention_weights', 'is_causal'),
+        points=12.0, question_points=2.0,
     ),
     StepInfo(
         12,
@@ -66,6 +123,7 @@ STEPS = (
         'causal_attention',
         '11_causal_attention_and_kv_cache',
         ('token_output', 'CausalSelfAttention'),
+        points=10.0, question_points=1.0,
     ),
     StepInfo(
         13,
@@ -74,6 +132,7 @@ STEPS = (
         'kv_cache',
         '11_causal_attention_and_kv_cache',
         ('KVCache', 'decode_step'),
+        points=8.0, question_points=0.0,
     ),
 )
 
