@@ -1,5 +1,8 @@
 """The learner's own ``pytest`` never hangs: every call into learner code has the grader's time limit.
 
+A broken earlier file (a hang in a call or at import) is waited for once and blocks the later steps that
+import it, named; printed output is capped per step as in the grader.
+
 `selfcheck.time_limit` in-process (SIGALRM in the main thread, the watchdog thread elsewhere), its
 limit equal to ``course.yml``'s, and a real ``pytest`` run in a copy of ``exercises/`` where one step
 loops forever in a call and another at import: both steps fail as too slow, each within the limit
@@ -231,3 +234,30 @@ def test_a_broken_earlier_file_blocks_later_steps_once(tmp_path: Path) -> None:
     assert (f"blocked by attention/scores.py (step 4 scores): it imports that file, which cannot be imported: "
             f"importing attention/scores.py {TOO_SLOW}") in output, output
     assert elapsed < CALL_SECONDS + 25, elapsed
+
+
+def test_learner_pytest_caps_printed_output_as_the_grader_does(tmp_path: Path) -> None:
+    """Printing counts against the grader's per-step limit: code that prints 5,000 lines per call is told so,
+    and an endless printing loop fails its check with the grader's words instead of flooding the terminal."""
+    copy = _looping_copy(tmp_path)  # the solutions; the two loops above are not run here
+    edits = {
+        "weights.py": ("    return torch.softmax(scores / d_k**0.5, dim=-1)",
+                       "    for line in range(5000):\n        print('weights line', line)\n"
+                       "    return torch.softmax(scores / d_k**0.5, dim=-1)"),
+        "embedding.py": ("    return layer(ids.long()).detach()",
+                         "    while True:\n        print('x' * 1000)\n    return layer(ids.long()).detach()"),
+    }
+    for name, (old, new) in edits.items():
+        path = copy / "attention" / name
+        text = path.read_text(encoding="utf-8")
+        assert text.count(old) == 1, name
+        path.write_text(text.replace(old, new), encoding="utf-8")
+    output, summary, elapsed = _learner_pytest(copy, "-k", "weights or embedding")
+    limit = f"printed more than {load_course().limits.output_kb} KB"
+    failures = re.findall(r"^(\w+): (.*File too large.*)$", output, re.M)
+    assert {step for step, _ in failures} == {"weights", "embedding"}, output  # 5,000 lines a call: over the cap
+    assert all(f"(Your code {limit}; printing beyond that raises an error. Print less.)" in m for _, m in failures)
+    assert "passed" in summary["weights"] and "failed" in summary["weights"], output  # the first calls fit
+    assert summary["embedding"].startswith("0/"), output
+    assert len(output.encode()) < 4 * load_course().limits.output_kb * 1024, len(output)  # one step's cap, not more
+    assert TOO_SLOW not in output and elapsed < 3 * CALL_SECONDS, elapsed  # the cap ended the loop, not the limit

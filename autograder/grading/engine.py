@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from selfcheck.errors import CallFailed
+from selfcheck.output_cap import output_limit_note
 from selfcheck.registry import Check, CheckRegistry, Outcome, run_check
 
 from .. import REPO_ROOT
@@ -273,8 +274,7 @@ class Grader:
                                       f"{step.id!r} must be implemented from scratch, so all its tests score 0")
                     ] * len(checks)
         if capped:
-            note = (f" (Your code printed more than {self.course.limits.output_kb} KB; printing beyond that "
-                    "raises an error. Print less.)")
+            note = output_limit_note(self.course.limits.output_kb)  # the learner's pytest says the same
             outcomes = [o if o.passed else Outcome(o.status, o.message + note) for o in outcomes]
         return outcomes
 
