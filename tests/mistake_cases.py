@@ -17,6 +17,7 @@ from torch import nn
 
 from autograder import reference as ref
 from selfcheck.magnitude import FINITE_FILL, UNSTABLE_SOFTMAX
+from selfcheck.mistakes import SOFTMAX_OVERFLOW
 
 NEG_INF = float("-inf")
 
@@ -36,6 +37,12 @@ def learner_weights(scores: torch.Tensor, d_k: float, kind: str = "ok", causal: 
     if kind == "nomask":
         return torch.softmax(scaled, dim=-1)
     return torch.softmax(scaled.masked_fill(blocked, NEG_INF), dim=-2 if kind == "dim" else -1)
+
+
+def overflowing_softmax(scores: torch.Tensor, d_k: float) -> torch.Tensor:
+    """A hand-written softmax that subtracts no row maximum: NaN for scaled scores of a few hundred."""
+    exp = (scores / math.sqrt(d_k)).exp()
+    return exp / exp.sum(-1, keepdim=True)
 
 
 def causal_module(kind: str) -> type[nn.Module]:
@@ -287,6 +294,10 @@ MISTAKES = [
             "scaled_softmax", "not scaled"),
     Mistake("weights", "wrong dim (rows)", {"attention_weights": lambda s, d: torch.softmax(s / math.sqrt(d), -2)},
             "rows_sum_to_one", "wrong dimension"),
+    Mistake("weights", "softmax overflows", {"attention_weights": overflowing_softmax}, "batched",
+            SOFTMAX_OVERFLOW),
+    Mistake("weights", "softmax overflows in float64", {"attention_weights": lambda s, d: overflowing_softmax(
+        s.double(), d).to(s.dtype)}, "batched", SOFTMAX_OVERFLOW),
     Mistake("weights", "in place", {"attention_weights": lambda s, d: torch.softmax(s.div_(math.sqrt(d)), -1)},
             "inputs_unchanged", "in place"),
     # context

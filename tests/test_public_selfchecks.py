@@ -185,7 +185,8 @@ def test_an_unfinished_earlier_step_is_named(tmp_path: Path) -> None:
 def test_check_step_for_notebooks(solutions_module: Callable[[str], ModuleType], capsys: Any) -> None:
     check_step("weights", solutions_module("weights"))
     assert capsys.readouterr().out.count("PASS  ") == len(PUBLIC.for_step("weights"))
-    failed = r"step 5 weights: 2 of 3 public checks did not pass \(scaled_softmax, vector_and_batch\)"
+    failed = (r"step 5 weights: 3 of 4 public checks did not pass "
+              r"\(scaled_softmax, vector_and_batch, any_magnitude\)")
     with pytest.raises(AssertionError, match=failed):
         check_step("weights", {"attention_weights": lambda scores, d_k: torch.softmax(scores, dim=-1)})
     assert "not divided by sqrt(d_k)" in capsys.readouterr().out

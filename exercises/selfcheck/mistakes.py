@@ -48,6 +48,9 @@ WRONG_DIM = "softmax over the wrong dimension (every row, one query over all key
 SCALE_DK = "scores divided by d_k instead of sqrt(d_k)"
 SCALE_DV = "scores divided by sqrt(d_v), the values' width, instead of sqrt(d_k), the width of queries and keys"
 NO_SCALE = "scores not scaled: they were not divided by sqrt(d_k)"
+SOFTMAX_OVERFLOW = ("softmax without subtracting the row maximum overflows: exp of large scores is inf (of very "
+                    "negative ones 0), and inf / inf or 0 / 0 is NaN; subtract each row's maximum before exp "
+                    "(torch.softmax does)")
 QK_SWAPPED = "queries and keys swapped (keys @ queries^T instead of queries @ keys^T)"
 WEIGHTS_TRANSPOSED = "the weights are transposed before multiplying the values (weights^T @ values)"
 
