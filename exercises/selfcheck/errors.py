@@ -30,11 +30,15 @@ class CallFailed(Exception):
     """A call into learner code did not complete (time limit, crash, memory, output)."""
 
 
+KEYS_T = ("dimensions that do not line up; with batched keys, keys.T is a usual cause: .T reverses every "
+          "dimension, (B, T, d) becomes (d, T, B); use keys.mT or keys.transpose(-2, -1)")
 # Errors whose message gives away a common mistake: (part of the message, what to tell the learner).
 KNOWN_MISTAKES = (
     ("before Module.__init__() call", "call super().__init__() first thing in your module's __init__"),
     ("shapes cannot be multiplied", "the inner dimensions of a matrix product differ (a @ b needs "
                                     "a.shape[-1] == b.shape[-2]): check which side is transposed"),
+    ("must match the size of tensor", KEYS_T),  # keys.T on batched keys: broadcasting or bmm refuses the shapes
+    ("dimensions of batch2 tensor", KEYS_T),
     ("to have the same dtype", "an integer tensor meets a floating one in a product: convert both to a floating "
                                "dtype first (torch.as_tensor(..., dtype=torch.float32) or .float())"),
 )
