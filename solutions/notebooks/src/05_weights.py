@@ -36,7 +36,7 @@ W_query, W_key, W_value = projection_matrices()
 queries, keys = x @ W_query, x @ W_key
 omega_2 = queries[1] @ keys.T
 d_k = keys.shape[-1]
-weights_2 = torch.softmax(omega_2 / d_k**0.5, dim=0)
+weights_2 = torch.softmax(omega_2 / d_k**0.5, dim=-1)  # one row of scores: its last dimension
 print(weights_2, "sum:", float(weights_2.sum()))
 
 # %% [markdown]
