@@ -125,7 +125,7 @@ def _describe_import_error(error: BaseException) -> str:
         where: str | None = f"{os.path.basename(error.filename)}, line {error.lineno}"
         message = error.msg
     else:
-        where = learner_location(error.__traceback__, is_local_learner_file)
+        where = learner_location(error.__traceback__, lambda name: _package_file(name) is not None)
         message = str(error)
     text = type(error).__name__ + (f": {shorten(message, 300)}" if message else "")
     return f"{text} ({where})" if where else text

@@ -112,7 +112,8 @@ TRIL_UPPER = "ones on and above the diagonal: the mask keeps the past, so the on
 BOOL_DIAGONAL = "the diagonal is blocked too: use torch.triu(..., diagonal=1)"
 BOOL_INVERTED = "the polarity is inverted: True must mark the blocked keys, those after the query"
 BOOL_BELOW = "True below the diagonal: the blocked keys are those after the query (above the diagonal)"
-UNSLICED = "a shape error with T < context_length usually means the mask was not cut to the sequence: mask[:T, :T]"
+UNSLICED = ("a shape error with T < context_length usually means the whole (context_length, context_length) mask "
+            "was used: only its part for the first T queries and T keys fits the scores")
 TOKEN_REVERSED = "the weights are applied in reverse order: alpha_ij multiplies v_j"
 TOKEN_UNWEIGHTED = "the value rows are added up without their weights"
 TOKEN_LAST_ROWS = "the last i+1 rows of values are used; use the first i+1 (v_0 ... v_i)"
