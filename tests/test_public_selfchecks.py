@@ -299,6 +299,13 @@ def test_solutions_pass_every_test(learner_runs: dict[str, PytestRun]) -> None:
     assert f"{len(ALL_CHECKS)} passed in" in run.output
     assert run.summary() == {s.id: f"{len(PUBLIC.for_step(s.id))}/{len(PUBLIC.for_step(s.id))} passed" for s in STEPS}
     assert "Every step that ran passes its public checks." in run.output
+    total = sum(step.points for step in STEPS)
+    assert f"Public checks pass in steps worth {total:g} of the course's {total:g} points." in run.output
+    assert "What the grader also checks, and pytest cannot:" in run.output and "concept questions (" in run.output
+    assert re.search(r"^step 8 multi_head: +12 pts +5/5 passed$", run.output, re.M), run.output
+    from autograder.hidden import load_hidden_checks  # nothing hidden in the summary: no hidden check's title
+
+    assert not [c.title for c in load_hidden_checks().all() if c.title in run.output]
 
 
 def test_a_broken_step_fails_alone_with_a_clear_message(learner_runs: dict[str, PytestRun]) -> None:

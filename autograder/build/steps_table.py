@@ -26,7 +26,7 @@ def render_steps_module(course: Course) -> str:
         "    module: str",
         "    notebook: str",
         "    api: tuple[str, ...]",
-        "    points: float = 0.0  # course.yml's points for the step",
+        "    points: float = 0.0  # the step's points in the grade",
         "    question_points: float = 0.0  # the share of them its notebook's concept questions carry",
         "",
         "",

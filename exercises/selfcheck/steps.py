@@ -10,7 +10,7 @@ class StepInfo(NamedTuple):
     module: str
     notebook: str
     api: tuple[str, ...]
-    points: float = 0.0  # course.yml's points for the step
+    points: float = 0.0  # the step's points in the grade
     question_points: float = 0.0  # the share of them its notebook's concept questions carry
 
 
