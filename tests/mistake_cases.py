@@ -404,7 +404,7 @@ MISTAKES = [
                 "forward_sequence", says)
         for kind, says in (("diagonal", "diagonal is masked too"), ("inverted", "polarity is inverted"),
                            ("zero", "0 instead of -inf"), ("norenorm", "without renormalizing"),
-                           ("nomask", "no causal mask"), ("unsliced", "mask[:T, :T]"), ("dk", "divided by d_k"),
+                           ("nomask", "no causal mask"), ("unsliced", "mask was used"), ("dk", "divided by d_k"),
                            ("added", "boolean mask was added"), ("after", "scaled after the softmax"))
     ],
     Mistake("causal_attention", "future zero", {"CausalSelfAttention": causal_module("zero")}, "future_invariance",
