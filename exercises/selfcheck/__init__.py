@@ -3,7 +3,9 @@
 The check library shared by the public tests (pytest), the notebooks and the grader:
 `selfcheck.subject` wraps learner code, `selfcheck.compare` asserts with clear messages,
 `selfcheck.registry` registers and runs checks, `selfcheck.mistakes` is the one catalogue of common
-mistakes, `selfcheck.public` holds the public checks (one module per step).
+mistakes, `selfcheck.public` holds the public checks (one module per step). For ``pytest`` only:
+`selfcheck.learner_files` (a broken file blocks the later steps that import it, once) and
+`selfcheck.output_cap` (the grader's output limit per step).
 """
 
 from .compare import (
