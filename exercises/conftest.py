@@ -10,7 +10,12 @@
   (`selfcheck.time_limit.CALL_SECONDS`, the grader's): an endless loop fails its check with
   "... did not finish within N s", later checks of that step fail at once on the same call, and
   the other steps still run.
-- At the end, a summary says step by step how many checks pass, and which step to work on next.
+- One broken file is tried once per run (`selfcheck.learner_files`): a file that cannot be imported,
+  or whose call hangs, is named, and a later step that imports it is reported as blocked by that file
+  (and its step) at once, instead of failing each check after its own time limit.
+- What your code prints is capped per step as in the grader (`selfcheck.output_cap`, `OUTPUT_KB`).
+- At the end, a summary says step by step the points at stake and how many checks pass, which step to
+  work on next, and what the grader checks that ``pytest`` cannot.
 """
 
 from __future__ import annotations
@@ -33,9 +38,11 @@ from selfcheck import Check, LocalSubject, run_check  # noqa: E402 - needs the p
 from selfcheck.errors import learner_location, shorten  # noqa: E402
 from selfcheck.forbidden import ForbiddenGuard  # noqa: E402
 from selfcheck.forbidden_scan import local_verdict  # noqa: E402
-from selfcheck.steps import BY_ID, STEPS, StepInfo  # noqa: E402
+from selfcheck.learner_files import BlockedImport, BrokenFiles, blocked_message  # noqa: E402
+from selfcheck.output_cap import OutputBudget, capped_output, output_limit_note  # noqa: E402
+from selfcheck.steps import BY_ID, OUTPUT_KB, STEPS, StepInfo  # noqa: E402
 from selfcheck.subject import is_local_learner_file  # noqa: E402
-from selfcheck.time_limit import CALL_SECONDS, TimeLimitReached, time_limit, too_slow_message  # noqa: E402
+from selfcheck.time_limit import CALL_SECONDS, TimeLimitReached, stopped_in, time_limit, too_slow_message  # noqa: E402
 
 SEED = 0  # public checks use fixed inputs; the seed only feeds the (unused) per-check generator
 
@@ -44,6 +51,9 @@ STEP_PROPERTY = "selfcheck_step"
 STATUS_PROPERTY = "selfcheck_status"
 IMPORT_ERROR = "import_error"
 TOO_SLOW = "too_slow"
+BLOCKED = "blocked"
+OUTPUT_CAPPED = "selfcheck_output_capped"
+PACKAGE_DIR = HERE / "attention"
 
 
 # ---------------------------------------------------------------------------------------
@@ -52,23 +62,63 @@ TOO_SLOW = "too_slow"
 
 _imports: dict[str, ModuleType | str] = {}  # module name -> module, or why it cannot be imported
 _too_slow: dict[str, dict[str, str]] = {}  # step id -> {call label: "... did not finish within N s"}
+_broken = BrokenFiles()  # learner files that failed to import or hung: each is tried once per run
+_printed: dict[str, OutputBudget] = {}  # step id -> what its code printed so far
+
+
+def _package_file(path: str | None) -> str | None:
+    """``context.py`` for a file of the learner's ``attention/`` package, else None."""
+    if not path:
+        return None
+    resolved = Path(path).resolve()
+    return resolved.name if resolved.parent == PACKAGE_DIR.resolve() and resolved.suffix == ".py" else None
+
+
+def _owner(filename: str) -> str:
+    """``step 6 context`` for a step's module, else ``a helper module``."""
+    step = next((s for s in STEPS if f"{s.module}.py" == filename), None)
+    return f"step {step.number} {step.id}" if step is not None else "a helper module"
 
 
 def import_step(step: StepInfo) -> ModuleType | str:
-    """``attention.<module>``, or a one-line reason it cannot be imported (cached per run)."""
+    """``attention.<module>``, or a one-line reason it cannot be imported (cached per run).
+
+    When the failure lies in another file the module imports (a loop or an error at its top level), that
+    file is named and remembered as broken, so it is not imported (nor waited for) again in this run.
+    """
     if step.module not in _imports:
-        what = f"importing attention/{step.module}.py"
+        own = f"{step.module}.py"
         try:
-            with time_limit(CALL_SECONDS):
+            with time_limit(CALL_SECONDS), capped_output(_printed.setdefault(step.id, OutputBudget(OUTPUT_KB * 1024))):
                 _imports[step.module] = importlib.import_module(f"attention.{step.module}")
+            return _imports[step.module]
         except KeyboardInterrupt:
             raise
-        except TimeLimitReached:
-            _imports[step.module] = (f"attention/{step.module}.py cannot be imported: "
-                                     f"{too_slow_message(what)} Is there a loop at the top level of the module?")
+        except TimeLimitReached as error:
+            stuck = stopped_in(error, is_local_learner_file)
+            culprit = _package_file(stuck[0] if stuck else None) or own
+            reason = (f"cannot be imported: {too_slow_message(f'importing attention/{culprit}')} "
+                      "Is there a loop at the top level of the module?")
+        except BlockedImport as error:
+            culprit, reason = error.filename, error.reason
         except BaseException as error:  # noqa: BLE001 - anything the learner's module raises on import (sys.exit too)
-            _imports[step.module] = f"attention/{step.module}.py cannot be imported: {_describe_import_error(error)}"
+            culprit = _failing_file(error) or own
+            reason = f"cannot be imported: {_describe_import_error(error)}"
+            if _printed[step.id].hit:
+                reason += output_limit_note(OUTPUT_KB)
+        broken = _broken.add(culprit, reason, _owner(culprit))
+        _imports[step.module] = f"attention/{own} {reason}" if culprit == own else blocked_message(broken)
     return _imports[step.module]
+
+
+def _failing_file(error: BaseException) -> str | None:
+    """The package file an import error comes from: a syntax error's file, or the innermost learner frame's."""
+    if isinstance(error, SyntaxError) and error.filename:
+        return _package_file(error.filename)
+    import traceback
+
+    frames = [f.filename for f in traceback.extract_tb(error.__traceback__) if is_local_learner_file(f.filename)]
+    return _package_file(frames[-1]) if frames else None
 
 
 def _describe_import_error(error: BaseException) -> str:
@@ -77,7 +127,7 @@ def _describe_import_error(error: BaseException) -> str:
         where: str | None = f"{os.path.basename(error.filename)}, line {error.lineno}"
         message = error.msg
     else:
-        where = learner_location(error.__traceback__, is_local_learner_file)
+        where = learner_location(error.__traceback__, lambda name: _package_file(name) is not None)
         message = str(error)
     text = type(error).__name__ + (f": {shorten(message, 300)}" if message else "")
     return f"{text} ({where})" if where else text
@@ -87,22 +137,34 @@ def run_public(check: Check, record: Callable[[str, str], None]) -> None:
     """Run one public check on the learner's module; fail the test with a one-line reason."""
     step = BY_ID[check.step]
     record(STEP_PROPERTY, step.id)
+    blocker = _broken.blocking(PACKAGE_DIR, f"{step.module}.py")
+    if blocker is not None:
+        record(STATUS_PROPERTY, BLOCKED)
+        pytest.fail(f"{step.id}: {blocked_message(blocker)}", pytrace=False)
     module = import_step(step)
     if isinstance(module, str):
-        record(STATUS_PROPERTY, IMPORT_ERROR)
+        record(STATUS_PROPERTY, BLOCKED if module.startswith("blocked by") else IMPORT_ERROR)
         pytest.fail(f"{step.id}: {module}", pytrace=False)
     guard = ForbiddenGuard() if step.from_scratch else None  # the grader's run-time guard and message
     subject = LocalSubject.from_module(step.id, module, too_slow=_too_slow.setdefault(step.id, {}), guard=guard)
-    outcome = run_check(check, subject, SEED)
+    budget = _printed.setdefault(step.id, OutputBudget(OUTPUT_KB * 1024))
+    with capped_output(budget):
+        outcome = run_check(check, subject, SEED)
+    if budget.hit:
+        record(OUTPUT_CAPPED, "yes")
+    stuck = _package_file(subject.stuck_file)
+    if subject.timed_out and stuck is not None and subject.stuck_file is not None:
+        _broken.add(stuck, f"hung in step {step.number} {step.id}: {subject.timed_out}", _owner(stuck))
     if step.from_scratch and (forbidden := local_verdict(step.id, step.module, HERE / "attention", guard,
                                                          {s.module for s in STEPS})):
         record(STATUS_PROPERTY, "failed")
         pytest.fail(f"{step.id}: {forbidden}", pytrace=False)
     record(STATUS_PROPERTY, TOO_SLOW if subject.timed_out and not outcome.passed else outcome.status)
+    note = output_limit_note(OUTPUT_KB) if budget.hit else ""
     if outcome.status == "not_implemented":
         pytest.fail(f"{step.id}: {outcome.message}", pytrace=False)
     if not outcome.passed:
-        pytest.fail(f"{step.id}: {outcome.message}\n  (this check: {check.title})", pytrace=False)
+        pytest.fail(f"{step.id}: {outcome.message}{note}\n  (this check: {check.title})", pytrace=False)
 
 
 @pytest.fixture
@@ -142,6 +204,7 @@ class StepTally:
 
     counts: dict[str, int] = field(default_factory=dict)
     import_error: str | None = None
+    output_capped: bool = False
 
     @property
     def total(self) -> int:
@@ -153,7 +216,8 @@ class StepTally:
         if self.import_error is not None:
             return self.import_error, {"red": True}
         if passed == total:
-            return f"{passed}/{total} passed", {"green": True}
+            capped = f" (but it printed more than {OUTPUT_KB:g} KB: the grader refuses that)" * self.output_capped
+            return f"{passed}/{total} passed{capped}", {"yellow" if capped else "green": True}
         if self.counts.get("not_implemented", 0) == total:
             return "not implemented yet", {"yellow": True}
         parts = [f"{passed}/{total} passed"]
@@ -176,9 +240,35 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     status = properties.get(STATUS_PROPERTY) or ("passed" if report.passed else "failed")
     tally = _tallies.setdefault(step, StepTally())
     tally.counts[status] = tally.counts.get(status, 0) + 1
-    if status == IMPORT_ERROR and tally.import_error is None:
+    tally.output_capped = tally.output_capped or OUTPUT_CAPPED in properties
+    if status in (IMPORT_ERROR, BLOCKED) and tally.import_error is None:
         message = str(report.longrepr) if report.longrepr else "cannot be imported"
-        tally.import_error = message.split(": ", 1)[-1].splitlines()[0]
+        message = message.split(": ", 1)[-1].splitlines()[0]
+        tally.import_error = message.split(": it imports", 1)[0] if status == BLOCKED else message
+
+
+def _write_outlook(writer: pytest.TerminalReporter) -> None:
+    """The points whose public checks pass, and what the grader checks that ``pytest`` cannot (nothing hidden)."""
+    ran = [step for step in STEPS if step.id in _tallies]
+    passing = [step for step in ran if _tallies[step.id].counts.get("passed", 0) == _tallies[step.id].total]
+    total = sum(step.points for step in STEPS)
+    whole = f"the course's {total:g} points" if len(ran) == len(STEPS) else (
+        f"the {sum(s.points for s in ran):g} points of the steps that ran ({total:g} in the course)")
+    writer.write_line(f"Public checks pass in steps worth {sum(s.points for s in passing):g} of {whole}.")
+    asked = [step for step in STEPS if step.question_points]
+    questions = ", ".join(f"step {s.number}: {s.question_points:g} of its {s.points:g}" for s in asked)
+    lines = [
+        "What the grader also checks, and pytest cannot:",
+        f"  - concept questions ({questions} points): pytest does not check your answers;"
+        if asked else "",
+        "  - hidden inputs: other sizes, batches and values than these public checks use; a step whose public checks "
+        "pass can still lose points there;",
+        f"  - limits on every input: {CALL_SECONDS:g} s per call and {OUTPUT_KB:g} KB of printed output per step "
+        "(pytest applies them to the public inputs only).",
+    ]
+    for line in lines:
+        if line:
+            writer.write_line(line)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -195,9 +285,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         if tally is None:
             continue
         text, colour = tally.line()
-        writer.write_line(f"{f'step {step.number} {step.id}:':<{width}} {text}", **colour)
+        writer.write_line(f"{f'step {step.number} {step.id}:':<{width}} {step.points:>3g} pts  {text}", **colour)
         if next_step is None and tally.counts.get("passed", 0) != tally.total:
             next_step = step
+    _write_outlook(writer)
     if next_step is not None:
         writer.write_line(
             f"Next: step {next_step.number} {next_step.id} (attention/{next_step.module}.py); "

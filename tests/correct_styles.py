@@ -215,8 +215,7 @@ STYLES: dict[str, dict[str, Any]] = {
     },
     "scores": {"attention_scores": _float64_inside(lambda q, k: torch.einsum("...d,...kd->...k", q, k)
                                                    if q.dim() == 1 else torch.einsum("...qd,...kd->...qk", q, k))},
-    "weights": {"attention_weights": lambda s, d_k: torch.exp(s / math.sqrt(d_k)) / torch.exp(
-        s / math.sqrt(d_k)).sum(-1, keepdim=True)},
+    "weights": {"attention_weights": lambda s, d_k: _manual_softmax(s / math.sqrt(d_k))},  # exp after the row max
     "context": {"context_vectors": _float64_inside(torch.matmul)},
     "self_attention": {"SelfAttention": _LoopSelfAttention},
     "multi_head": {"MultiHeadAttentionWrapper": _EinsumWrapper, "MultiHeadAttention": _EinsumMHA},

@@ -17,6 +17,7 @@ from torch import nn
 
 from autograder import reference as ref
 from selfcheck.magnitude import FINITE_FILL, UNSTABLE_SOFTMAX
+from selfcheck.mistakes import SOFTMAX_OVERFLOW
 
 NEG_INF = float("-inf")
 
@@ -26,8 +27,11 @@ def learner_weights(scores: torch.Tensor, d_k: float, kind: str = "ok", causal: 
     scaled = {"dk": scores / d_k, "noscale": scores}.get(kind, scores / math.sqrt(d_k))
     t_q, t_k = scores.shape[-2:]
     ones = torch.ones(t_q, t_k, dtype=torch.bool)
+    if kind == "after":  # scaled after the softmax
+        scaled = scores
     if not causal:
-        return torch.softmax(scaled, dim=-2 if kind == "dim" else -1)
+        weights = torch.softmax(scaled, dim=-2 if kind == "dim" else -1)
+        return weights / math.sqrt(d_k) if kind == "after" else weights
     blocked = {"diagonal": ones.triu(0), "inverted": ones.tril(-1)}.get(kind, ones.triu(1))
     if kind == "zero":
         return torch.softmax(scaled.masked_fill(blocked, 0.0), dim=-1)
@@ -35,7 +39,19 @@ def learner_weights(scores: torch.Tensor, d_k: float, kind: str = "ok", causal: 
         return torch.softmax(scaled, dim=-1).masked_fill(blocked, 0.0)
     if kind == "nomask":
         return torch.softmax(scaled, dim=-1)
+    if kind == "added":  # the boolean mask added to the raw scores
+        return torch.softmax((scores + blocked) / math.sqrt(d_k), dim=-1)
+    if kind == "maskafter":
+        return torch.softmax(scaled, dim=-1).masked_fill(blocked, NEG_INF)
+    if kind == "after":
+        return torch.softmax(scaled.masked_fill(blocked, NEG_INF), dim=-1) / math.sqrt(d_k)
     return torch.softmax(scaled.masked_fill(blocked, NEG_INF), dim=-2 if kind == "dim" else -1)
+
+
+def overflowing_softmax(scores: torch.Tensor, d_k: float) -> torch.Tensor:
+    """A hand-written softmax that subtracts no row maximum: NaN for scaled scores of a few hundred."""
+    exp = (scores / math.sqrt(d_k)).exp()
+    return exp / exp.sum(-1, keepdim=True)
 
 
 def causal_module(kind: str) -> type[nn.Module]:
@@ -60,7 +76,7 @@ def self_attention_module(kind: str) -> type[nn.Module]:
             q, k, v = x @ self.W_query, x @ self.W_key, x @ self.W_value
             if kind == "swap":
                 q, k = k, q
-            d_k = v.shape[-1] if kind == "dv" else q.shape[-1]  # "dv": scaled by sqrt(d_v) instead of sqrt(d_k)
+            d_k = {"dv": v.shape[-1], "din": x.shape[-1]}.get(kind, q.shape[-1])  # sqrt(d_v), sqrt(d_in): wrong
             weights = learner_weights(q @ k.mT, d_k, kind, causal=False)
             return (weights.mT if kind == "transposed" else weights) @ v
 
@@ -287,6 +303,10 @@ MISTAKES = [
             "scaled_softmax", "not scaled"),
     Mistake("weights", "wrong dim (rows)", {"attention_weights": lambda s, d: torch.softmax(s / math.sqrt(d), -2)},
             "rows_sum_to_one", "wrong dimension"),
+    Mistake("weights", "softmax overflows", {"attention_weights": overflowing_softmax}, "batched",
+            SOFTMAX_OVERFLOW),
+    Mistake("weights", "softmax overflows in float64", {"attention_weights": lambda s, d: overflowing_softmax(
+        s.double(), d).to(s.dtype)}, "batched", SOFTMAX_OVERFLOW),
     Mistake("weights", "in place", {"attention_weights": lambda s, d: torch.softmax(s.div_(math.sqrt(d)), -1)},
             "inputs_unchanged", "in place"),
     # context
@@ -384,7 +404,8 @@ MISTAKES = [
                 "forward_sequence", says)
         for kind, says in (("diagonal", "diagonal is masked too"), ("inverted", "polarity is inverted"),
                            ("zero", "0 instead of -inf"), ("norenorm", "without renormalizing"),
-                           ("nomask", "no causal mask"), ("unsliced", "mask[:T, :T]"), ("dk", "divided by d_k"))
+                           ("nomask", "no causal mask"), ("unsliced", "mask was used"), ("dk", "divided by d_k"),
+                           ("added", "boolean mask was added"), ("after", "scaled after the softmax"))
     ],
     Mistake("causal_attention", "future zero", {"CausalSelfAttention": causal_module("zero")}, "future_invariance",
             "0 instead of -inf"),
@@ -414,6 +435,25 @@ MISTAKES = [
             "floating dtype"),
     Mistake("multi_head", "heads in a list", {"MultiHeadAttentionWrapper": ListHeads}, "wrapper_heads",
             "nn.ModuleList"),
+    # real mistakes that lost points unnamed: now named by both sides
+    Mistake("self_attention", "sqrt(d_in)", {"SelfAttention": self_attention_module("din")}, "forward_sequence",
+            "sqrt(d_in)"),
+    Mistake("scores", "keys.T on batched keys", {"attention_scores": lambda q, k: q @ k.permute(  # what k.T does
+        *reversed(range(k.dim()))) if q.dim() > 1 else k @ q}, "batched", "keys.T"),
+    Mistake("weights", "scaled after the softmax", {"attention_weights": lambda s, d: learner_weights(
+        s, d, "after", causal=False)}, "scaled_softmax", "scaled after the softmax"),
+    Mistake("causal_mask", "weights scaled after the softmax", {"causal_attention_weights": lambda s, d: (
+        learner_weights(s, d, "after"))}, "causal_weights_values", "scaled after the softmax"),
+    Mistake("causal_mask", "boolean mask added", {"causal_attention_weights": lambda s, d: learner_weights(
+        s, d, "added")}, "causal_weights_values", "boolean mask was added"),
+    Mistake("causal_mask", "boolean mask added to scores", {"mask_scores": lambda s: s + torch.ones(
+        s.shape[-2:], dtype=torch.bool).triu(1)}, "mask_scores_values", "boolean mask was added"),
+    Mistake("causal_mask", "masked after the softmax", {"causal_attention_weights": lambda s, d: learner_weights(
+        s, d, "maskafter")}, "causal_weights_values", "masked after the softmax"),
+    Mistake("causal_mask", "finfo.min fill", {"mask_scores": lambda s: s.masked_fill(torch.ones(
+        s.shape[-2:], dtype=torch.bool).triu(1), torch.finfo(s.dtype).min)}, "mask_scores_values", "finfo"),
+    Mistake("causal_attention", "masked after the softmax", {"CausalSelfAttention": causal_module("maskafter")},
+            "forward_sequence", "masked after the softmax"),
     # masking at real score magnitudes (issue 8 item 4): finite fills above real scores, a softmax without the max
     *[
         Mistake(step, f"{label} large scores", overrides[step], check, says)

@@ -3,7 +3,7 @@
 The rule (one for every step): a docstring in ``solutions/attention/`` promises an exception
 ("raises ``ValueError``") only where a public check (``selfcheck.public``) and a hidden check
 (``autograder/hidden``) both test it. The same holds for the promise that scores may be "of any
-magnitude" (steps 11-13: mask with -inf or finfo.min, use a softmax that subtracts the row maximum).
+magnitude" (step 5: a softmax that subtracts the row maximum; steps 11-13: mask with -inf or finfo.min too).
 ``PROMISES`` maps each promise to those two checks and to a mistaken implementation that breaks
 the promise; the tests below fail
 
@@ -24,12 +24,14 @@ from typing import Any
 
 import pytest
 import torch
+from mistake_cases import overflowing_softmax
 from sweep_styles import fill_variants, naive_softmax_variants
 
 from autograder import reference as ref
 from autograder.hidden import load_hidden_checks
 from selfcheck import LocalSubject, run_check
 from selfcheck.magnitude import FINITE_FILL, UNSTABLE_SOFTMAX
+from selfcheck.mistakes import SOFTMAX_OVERFLOW
 from selfcheck.public import PUBLIC
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -117,6 +119,8 @@ PROMISES = [
             "causal_weights_values", fill_variants(-1e4)["causal_mask"], says=FINITE_FILL),
     Promise("causal_attention", "CausalSelfAttention.forward", "of any magnitude", "attends_only_to_the_past",
             "future_invariance", naive_softmax_variants()["causal_attention"], says=UNSTABLE_SOFTMAX),
+    Promise("weights", "attention_weights", "of any magnitude", "any_magnitude", "batched",
+            {"attention_weights": overflowing_softmax}, says=SOFTMAX_OVERFLOW),
     Promise("kv_cache", "decode_step", "of any magnitude", "uses_the_cache", "uses_cached_keys",
             fill_variants(-1e5)["kv_cache"], says=FINITE_FILL),
 ]

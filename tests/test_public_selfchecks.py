@@ -185,7 +185,8 @@ def test_an_unfinished_earlier_step_is_named(tmp_path: Path) -> None:
 def test_check_step_for_notebooks(solutions_module: Callable[[str], ModuleType], capsys: Any) -> None:
     check_step("weights", solutions_module("weights"))
     assert capsys.readouterr().out.count("PASS  ") == len(PUBLIC.for_step("weights"))
-    failed = r"step 5 weights: 2 of 3 public checks did not pass \(scaled_softmax, vector_and_batch\)"
+    failed = (r"step 5 weights: 3 of 4 public checks did not pass "
+              r"\(scaled_softmax, vector_and_batch, any_magnitude\)")
     with pytest.raises(AssertionError, match=failed):
         check_step("weights", {"attention_weights": lambda scores, d_k: torch.softmax(scores, dim=-1)})
     assert "not divided by sqrt(d_k)" in capsys.readouterr().out
@@ -222,7 +223,7 @@ class PytestRun:
         """Step id -> its line in the step-by-step summary."""
         lines = {}
         for line in self.output.split("your progress, step by step", 1)[-1].splitlines():
-            match = re.match(r"step (\d+) (\w+): +(.*)$", line)
+            match = re.match(r"step (\d+) (\w+): +[\d.]+ pts +(.*)$", line)
             if match:
                 lines[match.group(2)] = match.group(3)
         return lines
@@ -298,6 +299,13 @@ def test_solutions_pass_every_test(learner_runs: dict[str, PytestRun]) -> None:
     assert f"{len(ALL_CHECKS)} passed in" in run.output
     assert run.summary() == {s.id: f"{len(PUBLIC.for_step(s.id))}/{len(PUBLIC.for_step(s.id))} passed" for s in STEPS}
     assert "Every step that ran passes its public checks." in run.output
+    total = sum(step.points for step in STEPS)
+    assert f"Public checks pass in steps worth {total:g} of the course's {total:g} points." in run.output
+    assert "What the grader also checks, and pytest cannot:" in run.output and "concept questions (" in run.output
+    assert re.search(r"^step 8 multi_head: +12 pts +5/5 passed$", run.output, re.M), run.output
+    from autograder.hidden import load_hidden_checks  # nothing hidden in the summary: no hidden check's title
+
+    assert not [c.title for c in load_hidden_checks().all() if c.title in run.output]
 
 
 def test_a_broken_step_fails_alone_with_a_clear_message(learner_runs: dict[str, PytestRun]) -> None:

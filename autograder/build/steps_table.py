@@ -27,7 +27,11 @@ def render_steps_module(course: Course) -> str:
         "    notebook: str",
         "    api: tuple[str, ...]",
         "    from_scratch: bool = False  # forbidden APIs (selfcheck.forbidden) cost such a step all its points",
+        "    points: float = 0.0  # the step's points in the grade",
+        "    question_points: float = 0.0  # the share of them its notebook's concept questions carry",
         "",
+        "",
+        f"OUTPUT_KB = {course.limits.output_kb!r}  # what learner code may print per step, in the grader",
         "",
         "STEPS = (",
     ]
@@ -35,7 +39,8 @@ def render_steps_module(course: Course) -> str:
         fields = [repr(number), repr(step.id), repr(step.title), repr(step.module), repr(step.notebook)]
         api = tuple(step.api)
         scratch = ["True"] if step.from_scratch else []
-        one_line = f"    StepInfo({', '.join([*fields, repr(api), *scratch])}),"
+        counted = f"points={float(step.points)!r}, question_points={_question_points(step.id)!r}"
+        one_line = f"    StepInfo({', '.join([*fields, repr(api), *scratch, counted])}),"
         if len(one_line) <= MAX_LINE:
             lines.append(one_line)
             continue
@@ -46,9 +51,16 @@ def render_steps_module(course: Course) -> str:
         else:
             lines += ["        (", *(f"            {name!r}," for name in api), "        ),"]
         lines += [f"        {flag}," for flag in scratch]
-        lines.append("    ),")
+        lines += [f"        {counted},", "    ),"]
     lines += [")", "", "BY_ID = {step.id: step for step in STEPS}", ""]
     return "\n".join(lines)
+
+
+def _question_points(step_id: str) -> float:
+    """Points of a step's concept questions (published in its notebook's "Check step" header)."""
+    from autograder.hidden.questions import questions_of  # light; the keys stay out of the generated file
+
+    return float(sum(q.points for q in questions_of(step_id)))
 
 
 def render_steps_table(course: Course, layout: Layout) -> dict[Path, str]:

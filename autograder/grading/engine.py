@@ -24,6 +24,7 @@ from selfcheck.errors import CallFailed
 from selfcheck.forbidden import called_message, uses_message
 from selfcheck.forbidden_scan import scan_step
 from selfcheck.named import naming_mistakes
+from selfcheck.output_cap import output_limit_note
 from selfcheck.registry import Check, CheckRegistry, Outcome, run_check
 
 from .. import REPO_ROOT, parsing
@@ -284,8 +285,7 @@ class Grader:
         if step.from_scratch and used:  # seen in any test (or at import): the whole step scores 0
             return [Outcome("failed", called_message(used, filename, step.id))] * len(checks)
         if capped:
-            note = (f" (Your code printed more than {self.course.limits.output_kb} KB; printing beyond that "
-                    "raises an error. Print less.)")
+            note = output_limit_note(self.course.limits.output_kb)  # the learner's pytest says the same
             outcomes = [o if o.passed else replace(o, message=o.message + note) for o in outcomes]
         return outcomes
 

@@ -37,11 +37,13 @@ from selfcheck.magnitude import (  # noqa: F401 - scores of large magnitude (cat
     LARGE_SCORES_MAX,
     LARGE_SCORES_MIN,
     UNSTABLE_SOFTMAX,
+    expect_weights_at_magnitude,
     large_causal_scores,
     large_output_mistake,
     large_score_cache,
     large_score_tokens,
     large_scores_mistake,
+    large_weight_scores,
     magnitude_atol,
     negative_direction,
 )

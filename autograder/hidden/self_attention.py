@@ -48,7 +48,7 @@ def _expect_forward(subject: Subject, rng: torch.Generator, batch: tuple[int, ..
     w_q, w_k, w_v = projection_weights(module, "SelfAttention", _shapes(d_in, d_out_kq, d_out_v), rng)
     x = conditioned(rng, (*batch, length, d_in), w_q, w_k)
     q, k, v = x.double() @ w_q, x.double() @ w_k, x.double() @ w_v
-    expect_close_named(module(x), sdpa(q, k, v), what, mistakes=output_mistakes(q, k, v))
+    expect_close_named(module(x), sdpa(q, k, v), what, mistakes=output_mistakes(q, k, v, d_in=d_in))
 
 
 @HIDDEN.check(STEP, "torch.manual_seed(123); SelfAttention(3, 2, 4) on the course's embeddings", weight=1)
@@ -58,7 +58,7 @@ def example_row(subject: Subject, rng: torch.Generator) -> None:
     result = expect_tensor(module(embeddings), "SelfAttention(3, 2, 4)(embeddings)", shape=(6, 4))
     made = seeded(123, lambda: ref.SelfAttention(3, 2, 4))
     q, k, v = (embeddings.double() @ w.detach().double() for w in (made.W_query, made.W_key, made.W_value))
-    mistakes = {name: produced[1] for name, produced in output_mistakes(q, k, v).items()}
+    mistakes = {name: produced[1] for name, produced in output_mistakes(q, k, v, d_in=3).items()}
     try:
         expect_close(result[1], FACT_ROW, "row 1 of SelfAttention(3, 2, 4)(embeddings)", rtol=0, atol=5e-5, reveal=True)
     except CheckFailed as failure:

@@ -10,7 +10,17 @@ import torch
 from selfcheck import CheckFailed, Subject, expect_inputs_unchanged, expect_tensor
 
 from . import HIDDEN
-from ._common import distinct, expect_close_named, expect_computed, f64, randint, randn, weight_mistakes
+from ._common import (
+    distinct,
+    expect_close_named,
+    expect_computed,
+    expect_weights_at_magnitude,
+    f64,
+    large_weight_scores,
+    randint,
+    randn,
+    weight_mistakes,
+)
 
 STEP = "weights"
 
@@ -61,10 +71,15 @@ def rows_sum_to_one(subject: Subject, rng: torch.Generator) -> None:
                     aspect=True)
 
 
-@HIDDEN.check(STEP, "leading batch dimensions: (..., T_q, T_k) scores", weight=1.5)
+@HIDDEN.check(STEP, "leading batch dimensions: (..., T_q, T_k) scores, also of any magnitude (no overflow)",
+              weight=1.5)
 def batched(subject: Subject, rng: torch.Generator) -> None:
     scores, d_k = _case(rng, (randint(rng, 2, 4), randint(rng, 2, 3)))
     _expect_weights(subject, scores, d_k, "attention_weights on scores with two batch dimensions")
+    t_q, t_k, d_k = distinct(rng, 3, 3, 16)  # then scores far above 100 and far below -1e5: exp overflows there
+    large = large_weight_scores(rng, (randint(rng, 1, 3),), t_q, t_k, d_k)
+    expect_weights_at_magnitude(subject.attention_weights(large.clone(), d_k), large, d_k,
+                                "attention_weights on hidden scores of large magnitude")
 
 
 @HIDDEN.check(STEP, "float32 scores give float32 weights", weight=0.5)

@@ -16,6 +16,10 @@ def _as_length(value: int, name: str) -> int:
 
     Accepts what ``operator.index`` accepts (``int``, NumPy integers, ...) except ``bool``.
     Anything else, or a negative number, raises ``ValueError`` naming ``name``.
+
+    Optional: a helper for the three functions below, not graded on its own (only ``causal_pairs``,
+    ``count_causal_pairs`` and ``keys_attended`` are). Implement it and use it there, or check
+    their arguments your own way.
     """
     raise NotImplementedError("causal_pairs: _as_length is not implemented yet")
 

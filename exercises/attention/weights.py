@@ -9,7 +9,7 @@ gradients vanish. This is the "scaled" in scaled dot-product attention:
     α = softmax(ω / sqrt(d_k))
 """
 
-import numbers
+import numbers  # optional: numbers.Real, to check that d_k is a number (an int or a float)
 
 import torch
 
@@ -20,6 +20,9 @@ def attention_weights(scores: torch.Tensor, d_k: int | float) -> torch.Tensor:
     Shapes: ``scores`` is ``(..., T_k)`` (typically ``(..., T_q, T_k)``); the result has the
     same shape, and every slice along the last dimension sums to 1. ``d_k`` is a positive
     number.
+
+    The scores may be of any magnitude, e.g. 1000 or -1e6: use a softmax that subtracts each row's
+    maximum before ``exp``, such as ``torch.softmax`` (``exp(1000)`` is ``inf``, even in float64).
 
     Hint: ``torch.softmax(t, dim=-1)`` normalizes along the last dimension.
     """

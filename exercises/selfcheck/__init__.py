@@ -4,7 +4,9 @@ The check library shared by the public tests (pytest), the notebooks and the gra
 `selfcheck.subject` wraps learner code, `selfcheck.compare` asserts with clear messages,
 `selfcheck.registry` registers and runs checks, `selfcheck.mistakes` is the one catalogue of common
 mistakes, `selfcheck.public` holds the public checks (one module per step), `selfcheck.forbidden` and
-`selfcheck.forbidden_scan` the forbidden APIs, their messages, run-time guard and static scan.
+`selfcheck.forbidden_scan` the forbidden APIs, their messages, run-time guard and static scan. For ``pytest`` only:
+`selfcheck.learner_files` (a broken file blocks the later steps that import it, once) and
+`selfcheck.output_cap` (the grader's output limit per step).
 """
 
 from .compare import (

@@ -32,17 +32,22 @@ class CallFailed(Exception):
     """A call into learner code did not complete (time limit, crash, memory, output)."""
 
 
+KEYS_T = ("dimensions that do not line up; with batched keys, keys.T is a usual cause: .T reverses every "
+          "dimension, (B, T, d) becomes (d, T, B); use keys.mT or keys.transpose(-2, -1)")
 # Errors whose message gives away a common mistake: (part of the message, what to tell the learner).
 KNOWN_MISTAKES = (
     ("before Module.__init__() call", "call super().__init__() first thing in your module's __init__"),
     ("shapes cannot be multiplied", "the inner dimensions of a matrix product differ (a @ b needs "
                                     "a.shape[-1] == b.shape[-2]): check which side is transposed"),
+    ("must match the size of tensor", KEYS_T),  # keys.T on batched keys: broadcasting or bmm refuses the shapes
+    ("dimensions of batch2 tensor", KEYS_T),
     ("to have the same dtype", "an integer tensor meets a floating one in a product: convert both to a floating "
                                "dtype first (torch.as_tensor(..., dtype=torch.float32) or .float())"),
 )
 # Only in the steps whose code holds weight matrices does a shape error point at their shapes too.
 WEIGHT_MODULES = ("projections", "self_attention", "multi_head", "cross_attention", "causal_attention", "kv_cache")
 WEIGHT_HINT = ", and that each weight matrix is (d_in, d_out)"
+APIS_WITHOUT_WEIGHTS = ("token_output",)  # in such a module, but its inputs are weights and values only
 
 
 class LearnerError(Exception):
@@ -77,7 +82,8 @@ class LearnerError(Exception):
             text += f" ({self.where})"
         hint = next((hint for part, hint in KNOWN_MISTAKES if part in self.learner_message), None)
         module = (self.where or "").split(".py", 1)[0]
-        if hint and "shapes cannot be multiplied" in self.learner_message and module in WEIGHT_MODULES:
+        if (hint and "shapes cannot be multiplied" in self.learner_message and module in WEIGHT_MODULES
+                and self.api_name not in APIS_WITHOUT_WEIGHTS):
             hint += WEIGHT_HINT
         if hint:
             text += f". {HINT_PREFIX}: {name_mistake(hint)}."
@@ -126,12 +132,19 @@ def shorten(text: str, limit: int) -> str:
 
 
 def learner_location(tb: object, is_learner_file: Callable[[str], bool]) -> str | None:
-    """``"tokens.py, line 12"`` for the innermost traceback frame in learner code."""
+    """``"tokens.py, line 12"`` for the innermost traceback frame in learner code.
+
+    When that frame is in another file than the outermost learner frame (a helper module, an earlier
+    step's module), the step's own call is named too: ``"utils.py, line 3, called from self_attention.py, line 20"``.
+    """
     import os
     import traceback
 
-    where = None
-    for frame in traceback.extract_tb(tb):  # type: ignore[arg-type]
-        if is_learner_file(frame.filename):
-            where = f"{os.path.basename(frame.filename)}, line {frame.lineno}"
+    frames = [f for f in traceback.extract_tb(tb) if is_learner_file(f.filename)]  # type: ignore[arg-type]
+    if not frames:
+        return None
+    inner, outer = frames[-1], frames[0]
+    where = f"{os.path.basename(inner.filename)}, line {inner.lineno}"
+    if os.path.basename(outer.filename) != os.path.basename(inner.filename):  # a helper file: name the step's call
+        where += f", called from {os.path.basename(outer.filename)}, line {outer.lineno}"
     return where

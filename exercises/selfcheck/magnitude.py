@@ -26,8 +26,9 @@ from typing import Any
 
 import torch
 
-from .compare import ATOL
-from .mistakes import blocked_cells, f64
+from .compare import ATOL, expect_close
+from .errors import CheckFailed
+from .mistakes import SOFTMAX_OVERFLOW, blocked_cells, f64, with_mistake
 
 LARGE_SCORES_MIN = 2e5
 LARGE_SCORES_MAX = 2.5e6
@@ -36,10 +37,9 @@ FINITE_FILL = (
     "on scores far below -1e5 the blocked keys get weight: the blocked scores were filled with a finite value "
     "(like -1e4) that real scores can fall below; fill with float('-inf') or torch.finfo(scores.dtype).min"
 )
-UNSTABLE_SOFTMAX = (
-    "NaN on scores of large magnitude: exp under- or overflows; subtract each row's maximum before exp "
-    "(torch.softmax does)"
-)
+UNSTABLE_SOFTMAX = SOFTMAX_OVERFLOW  # one catalogue entry (step 5 names it too)
+LARGE_POSITIVE_MIN = 1000.0  # step 5: scaled scores this large overflow exp in float32 and in float64
+LARGE_POSITIVE_MAX = 3000.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,6 +64,19 @@ def large_output_mistake(output: Any) -> str:
     if isinstance(output, torch.Tensor) and output.is_floating_point() and bool(output.isnan().any()):
         return UNSTABLE_SOFTMAX
     return FINITE_FILL
+
+
+def expect_weights_at_magnitude(weights: Any, scores: torch.Tensor, d_k: float, what: str) -> None:
+    """``attention_weights`` on `large_weight_scores` (after it passed on ordinary scores): one-hot rows.
+
+    NaN there is the softmax that subtracts no row maximum (`SOFTMAX_OVERFLOW`); any other difference is
+    reported as usual.
+    """
+    (s,) = f64(scores)
+    expected = torch.softmax(s / math.sqrt(d_k), dim=-1)
+    if isinstance(weights, torch.Tensor) and weights.is_floating_point() and bool(weights.isnan().any()):
+        raise CheckFailed(with_mistake(f"{what} has NaN entries", SOFTMAX_OVERFLOW))
+    expect_close(weights, expected, what)
 
 
 def magnitude_atol(x: torch.Tensor, w: torch.Tensor, atol: float = ATOL) -> float:
@@ -95,6 +108,27 @@ def _allowed_rows_ok(scaled: torch.Tensor) -> bool:
         if not bool((scaled[..., i, i + 1:] < top[..., :1] - LARGE_SCORES_GAP).all()):
             return False
     return True
+
+
+def large_weight_scores(rng: torch.Generator, batch: Sequence[int], t_q: int, t_k: int, d_k: int) -> torch.Tensor:
+    """float32 ``(*batch, T_q, T_k)`` scores (whole numbers, exact) whose scaled values are of large magnitude.
+
+    Row by row, in turn: a leading scaled score in ``[LARGE_POSITIVE_MIN, LARGE_POSITIVE_MAX)`` (exp overflows,
+    in float32 and float64), or in ``[-LARGE_SCORES_MAX, -LARGE_SCORES_MIN]`` (exp underflows to 0). Every
+    other score of the row is below the leading one by more than ``LARGE_SCORES_GAP``, so the weights are
+    one-hot within exp(-gap) whatever the float32 rounding: every correct softmax gives the same result.
+    """
+    root = math.sqrt(d_k)
+    shape = (*batch, t_q, 1)
+    unit = torch.rand(shape, generator=rng, dtype=torch.float64)
+    positive = LARGE_POSITIVE_MIN + (LARGE_POSITIVE_MAX - LARGE_POSITIVE_MIN) * unit
+    negative = -LARGE_SCORES_MIN - (LARGE_SCORES_MAX / 2 - LARGE_SCORES_MIN) * unit
+    rows = torch.arange(t_q, dtype=torch.float64).reshape(t_q, 1) + sum(batch)
+    lead = torch.where(rows % 2 == 0, positive, negative)  # (*batch, T_q, 1)
+    below = lead - 2 * LARGE_SCORES_GAP - 1000 * torch.rand(*batch, t_q, t_k, generator=rng, dtype=torch.float64)
+    leader = torch.randint(0, t_k, shape, generator=rng)
+    scaled = below.scatter(-1, leader, lead)  # one leading key per row, at a random position
+    return (scaled * root).round().to(torch.float32)
 
 
 def large_causal_scores(rng: torch.Generator, batch: Sequence[int], length: int, d_k: int) -> torch.Tensor:

@@ -50,6 +50,11 @@ WRONG_DIM = "softmax over the wrong dimension (every row, one query over all key
 SCALE_DK = "scores divided by d_k instead of sqrt(d_k)"
 SCALE_DV = "scores divided by sqrt(d_v), the values' width, instead of sqrt(d_k), the width of queries and keys"
 NO_SCALE = "scores not scaled: they were not divided by sqrt(d_k)"
+SOFTMAX_OVERFLOW = ("softmax without subtracting the row maximum overflows: exp of large scores is inf (of very "
+                    "negative ones 0), and inf / inf or 0 / 0 is NaN; subtract each row's maximum before exp "
+                    "(torch.softmax does)")
+SCALE_DIN = "scores divided by sqrt(d_in), the width of the input tokens, instead of sqrt(d_out_kq), that of the keys"
+SCALED_AFTER = "scaled after the softmax: divide the scores by sqrt(d_k) before the softmax, so each row sums to 1"
 QK_SWAPPED = "queries and keys swapped (keys @ queries^T instead of queries @ keys^T)"
 WEIGHTS_TRANSPOSED = "the weights are transposed before multiplying the values (weights^T @ values)"
 
@@ -96,6 +101,11 @@ INVERTED = "the mask's polarity is inverted: the earlier keys are blocked instea
 ZERO_NOT_INF = "masked with 0 instead of -inf before the softmax (exp(0) = 1, so blocked keys still get weight)"
 NO_RENORM = "masked after the softmax without renormalizing: the rows no longer sum to 1"
 NO_MASK = "no causal mask: the mask was not applied, so every query also sees the keys after it"
+MASK_ADDED = ("the boolean mask was added to the scores (True counts as 1): fill the blocked scores with -inf "
+              "instead, scores.masked_fill(mask, float('-inf'))")
+MASKED_AFTER = "masked after the softmax: fill the scores with -inf before the softmax (the weights now hold -inf)"
+FINFO_FILL = ("torch.finfo(dtype).min instead of -inf: it is safe inside a softmax, but mask_scores promises "
+              "float('-inf') above the diagonal")
 PLUS_INF = "+inf instead of -inf (softmax would put all the weight on the blocked keys)"
 COLUMNS_RENORMALIZED = "the columns are renormalized instead of the rows (sum over dim=-1)"
 TRIL_NO_DIAGONAL = "the diagonal is left out: a query attends to its own key (torch.tril(..., diagonal=0))"
@@ -104,7 +114,8 @@ TRIL_UPPER = "ones on and above the diagonal: the mask keeps the past, so the on
 BOOL_DIAGONAL = "the diagonal is blocked too: use torch.triu(..., diagonal=1)"
 BOOL_INVERTED = "the polarity is inverted: True must mark the blocked keys, those after the query"
 BOOL_BELOW = "True below the diagonal: the blocked keys are those after the query (above the diagonal)"
-UNSLICED = "a shape error with T < context_length usually means the mask was not cut to the sequence: mask[:T, :T]"
+UNSLICED = ("a shape error with T < context_length usually means the whole (context_length, context_length) mask "
+            "was used: only its part for the first T queries and T keys fits the scores")
 TOKEN_REVERSED = "the weights are applied in reverse order: alpha_ij multiplies v_j"
 TOKEN_UNWEIGHTED = "the value rows are added up without their weights"
 TOKEN_LAST_ROWS = "the last i+1 rows of values are used; use the first i+1 (v_0 ... v_i)"
@@ -212,6 +223,7 @@ def weight_mistakes(scores: torch.Tensor, d_k: float, *, causal: bool) -> dict[s
             WRONG_DIM: torch.softmax(s / root, dim=-2 if s.dim() >= 2 else -1),
             SCALE_DK: torch.softmax(s / d_k, dim=-1),
             NO_SCALE: torch.softmax(s, dim=-1),
+            SCALED_AFTER: torch.softmax(s, dim=-1) / root,
         }
     inf = float("-inf")
     t_q, t_k = s.shape[-2], s.shape[-1]
@@ -226,12 +238,16 @@ def weight_mistakes(scores: torch.Tensor, d_k: float, *, causal: bool) -> dict[s
         WRONG_DIM: torch.softmax((s / root).masked_fill(future, inf), dim=-2),
         SCALE_DK: torch.softmax((s / d_k).masked_fill(future, inf), dim=-1),
         NO_SCALE: torch.softmax(s.masked_fill(future, inf), dim=-1),
+        SCALED_AFTER: torch.softmax(s.masked_fill(future, inf), dim=-1) / root,
+        MASK_ADDED: torch.softmax((s + future) / root, dim=-1),
+        f"{MASK_ADDED} (after the scaling)": torch.softmax(s / root + future, dim=-1),
+        MASKED_AFTER: plain.masked_fill(future, inf),
     }
 
 
 def output_mistakes(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, *, causal: bool = False,
-                    swapped: bool = True) -> dict[str, torch.Tensor]:
-    """Attention outputs the common mistakes produce."""
+                    swapped: bool = True, d_in: int | None = None) -> dict[str, torch.Tensor]:
+    """Attention outputs the common mistakes produce (``d_in``, the tokens' width: scaled by sqrt(d_in) too)."""
     q, k, v = f64(queries, keys, values)
     d_k, d_v = q.shape[-1], v.shape[-1]
     scores = q @ k.mT
@@ -240,6 +256,8 @@ def output_mistakes(queries: torch.Tensor, keys: torch.Tensor, values: torch.Ten
     if causal:
         dv_scaled = dv_scaled.masked_fill(blocked_cells(*scores.shape[-2:]), float("-inf"))
     result[SCALE_DV] = torch.softmax(dv_scaled, dim=-1) @ v
+    if d_in is not None and d_in != d_k:
+        result[SCALE_DIN] = torch.softmax(dv_scaled * math.sqrt(d_v / d_in), dim=-1) @ v
     if swapped and q.shape[-2] == k.shape[-2]:
         swapped_scores = k @ q.mT
         if causal:
@@ -349,6 +367,7 @@ def renormalize_mistakes(weights: torch.Tensor) -> dict[str, torch.Tensor]:
 
 def mask_score_mistakes(scores: torch.Tensor) -> dict[str, torch.Tensor]:
     (s,) = f64(scores)
+    lowest = torch.finfo(scores.dtype).min if scores.is_floating_point() else -math.inf
     length = s.shape[-1]
     ones = torch.ones(length, length, dtype=torch.bool)
     return {
@@ -356,6 +375,8 @@ def mask_score_mistakes(scores: torch.Tensor) -> dict[str, torch.Tensor]:
         DIAGONAL_MASKED: s.masked_fill(torch.triu(ones), float("-inf")),
         INVERTED: s.masked_fill(torch.tril(ones, -1), float("-inf")),
         PLUS_INF: s.masked_fill(torch.triu(ones, 1), float("inf")),
+        MASK_ADDED: s + torch.triu(ones, 1),
+        FINFO_FILL: s.masked_fill(torch.triu(ones, 1), lowest),
     }
 
 

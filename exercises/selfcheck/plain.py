@@ -173,6 +173,5 @@ def copy_into_parameters(module: Any, values: dict[str, torch.Tensor]) -> list[s
         elif tuple(target.shape) != tuple(value.shape):
             problems.append(f"`{name}` has shape {tuple(target.shape)}, expected {tuple(value.shape)}")
         else:
-            with torch.no_grad():
-                target.copy_(value.to(target.dtype))
+            target.detach().copy_(value.to(target.dtype))  # in place, outside autograd
     return problems

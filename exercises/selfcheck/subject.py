@@ -27,7 +27,7 @@ from torch import nn
 
 from .errors import CallFailed, CheckFailed, LearnerError, NotImplementedYet, learner_error, learner_location
 from .plain import copy_into_parameters, plain_tensor, qualified_name, same_tensor, tensors_in, to_plain
-from .time_limit import CALL_SECONDS, TimeLimitReached, time_limit, too_slow_message
+from .time_limit import CALL_SECONDS, TimeLimitReached, stopped_in, time_limit, too_slow_message
 
 MODULE_CLASS = "torch.nn.modules.module.Module"
 
@@ -339,6 +339,7 @@ class LocalSubject(Subject):
         self.too_slow: MutableMapping[str, str] = {} if too_slow is None else too_slow
         self.seconds = seconds
         self.timed_out: str | None = None
+        self.stuck_file: str | None = None  # the learner file a call that ran out of time was running
 
     @classmethod
     def from_module(cls, step: str, module: types.ModuleType, **options: Any) -> LocalSubject:
@@ -354,8 +355,13 @@ class LocalSubject(Subject):
         try:
             with time_limit(self.seconds), (self.guard if self.guard is not None else nullcontext()):
                 yield
-        except TimeLimitReached:
-            self.timed_out = self.too_slow[label] = too_slow_message(label, self.seconds)
+        except TimeLimitReached as error:
+            message = too_slow_message(label, self.seconds)
+            stuck = stopped_in(error, is_local_learner_file)
+            if stuck is not None:  # the file that hangs may be a helper, or an earlier step's module
+                self.stuck_file = stuck[0]
+                message += f"; it was running {os.path.basename(stuck[0])}, line {stuck[1]} when stopped"
+            self.timed_out = self.too_slow[label] = message
             raise CallFailed(self.timed_out) from None
 
     def manual_seed(self, seed: int) -> None:
@@ -367,7 +373,7 @@ class LocalSubject(Subject):
         numpy_random = _numpy_random()
         saved_python = random.getstate()
         saved_numpy = numpy_random.get_state() if numpy_random is not None else None
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=()):  # CPU only
             self.manual_seed(seed)
             random.seed(seed)
             if numpy_random is not None:

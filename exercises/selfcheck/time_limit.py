@@ -30,8 +30,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+import traceback
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 
 CALL_SECONDS = 10.0  # one call into learner code; the grader's per-call limit (the same number)
 REPEAT_SECONDS = 0.5  # after the limit, SIGALRM fires again this often until the call gives up
@@ -39,7 +41,28 @@ WATCHDOG_GRACE_SECONDS = 5.0  # fallback only: faulthandler shows the stack when
 
 
 class TimeLimitReached(BaseException):  # noqa: N818 - a BaseException, so `except Exception` in learner code lets it by
-    """Raised inside learner code when its call runs out of time."""
+    """Raised inside learner code when its call runs out of time.
+
+    ``stack``: where the code was when it was stopped, ``(filename, line)`` from the outermost frame to the
+    innermost (empty when unknown), so a message can name the file that hangs (`stopped_in`).
+    """
+
+    def __init__(self, stack: tuple[tuple[str, int], ...] = ()) -> None:
+        super().__init__()
+        self.stack = stack
+
+
+def stopped_in(error: TimeLimitReached, is_learner_file: Callable[[str], bool]) -> tuple[str, int] | None:
+    """``(filename, line)`` of the innermost learner frame the call was running when it was stopped."""
+    return next(((name, line) for name, line in reversed(error.stack) if is_learner_file(name)), None)
+
+
+def _stack_of(frame: FrameType | None) -> tuple[tuple[str, int], ...]:
+    return tuple((f.filename, f.lineno or 0) for f in traceback.extract_stack(frame)) if frame is not None else ()
+
+
+def _stack_of_traceback(error: BaseException) -> tuple[tuple[str, int], ...]:
+    return tuple((f.filename, f.lineno or 0) for f in traceback.extract_tb(error.__traceback__))
 
 
 def too_slow_message(what: str, seconds: float = CALL_SECONDS) -> str:
@@ -80,12 +103,14 @@ def _can_use_alarm() -> bool:
 def _alarm(seconds: float) -> Iterator[None]:
     fired = False
     armed = True
+    stack: tuple[tuple[str, int], ...] = ()
 
-    def on_alarm(signum: int, frame: object) -> None:
-        nonlocal fired
+    def on_alarm(signum: int, frame: FrameType | None) -> None:
+        nonlocal fired, stack
         if armed:
             fired = True
-            raise TimeLimitReached
+            stack = stack or _stack_of(frame)  # where the learner's code was when it ran out (the first time)
+            raise TimeLimitReached(stack)
 
     previous_handler = signal.signal(signal.SIGALRM, on_alarm)
     started = time.monotonic()
@@ -102,7 +127,7 @@ def _alarm(seconds: float) -> Iterator[None]:
             left = previous_timer[0] - (time.monotonic() - started)
             signal.setitimer(signal.ITIMER_REAL, max(left, 0.001), previous_timer[1])
     if fired:  # raised, or the learner's code caught the exception and returned anyway
-        raise TimeLimitReached
+        raise TimeLimitReached(stack)
 
 
 @contextmanager
@@ -128,10 +153,12 @@ def _watchdog(seconds: float) -> Iterator[None]:
             faulthandler.dump_traceback_later(seconds + WATCHDOG_GRACE_SECONDS, repeat=False)
     except (ValueError, OSError, AttributeError):  # no real stderr (some notebook front ends)
         dumping = False
+    stack: tuple[tuple[str, int], ...] = ()
     try:
         yield
-    except TimeLimitReached:
+    except TimeLimitReached as error:
         fired.set()
+        stack = _stack_of_traceback(error)
     finally:
         done.set()
         watcher.join()
@@ -139,7 +166,7 @@ def _watchdog(seconds: float) -> Iterator[None]:
         if dumping:
             faulthandler.cancel_dump_traceback_later()
     if fired.is_set():
-        raise TimeLimitReached
+        raise TimeLimitReached(stack)
 
 
 def _async_raise(thread_id: int, exception: type[BaseException] | None) -> None:

@@ -89,6 +89,12 @@ def projection_matrices(d_in: int = 3, d_out_kq: int = 2, d_out_v: int = 4) -> t
 BLOCKED_COLOUR, BLOCKED_EDGE, BLOCKED_HATCH = "#e0e0e0", "#8c8c8c", "///"
 
 
+def _is_dark(rgba: Sequence[float]) -> bool:
+    """True for a colour on which white text reads better than black (relative luminance, sRGB)."""
+    red, green, blue = ((c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4) for c in rgba[:3])
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue < 0.179
+
+
 def heatmap(
     matrix: Any,
     rows: Sequence[str] | None = None,
@@ -124,7 +130,8 @@ def heatmap(
     colours = plt.get_cmap(cmap).with_extremes(bad=BLOCKED_COLOUR)
     finite = values[np.isfinite(values)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    ax.imshow(shown, cmap=colours, vmin=low, vmax=high if high > low else low + 1)
+    scale = plt.Normalize(vmin=low, vmax=high if high > low else low + 1)
+    ax.imshow(shown, cmap=colours, norm=scale)
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             value = values[i, j]
@@ -139,8 +146,8 @@ def heatmap(
                 label = "-inf" if value < 0 else "inf"
             else:
                 label = f"{value:.{decimals}f}"
-            bright = np.isfinite(value) and high > low and (value - low) / (high - low) > 0.6
-            ax.text(j, i, label, ha="center", va="center", fontsize=9, color="white" if bright else "black")
+            ax.text(j, i, label, ha="center", va="center", fontsize=9,
+                    color="white" if np.isfinite(value) and _is_dark(colours(scale(value))) else "black")
     if blocked_label is None and np.isneginf(values).any():
         blocked_label = "-inf: blocked"
     if blocked_label:

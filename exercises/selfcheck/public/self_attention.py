@@ -67,7 +67,7 @@ def row_one_of_the_example(subject: Subject, rng: torch.Generator) -> None:
     expect_inputs_unchanged(subject, "SelfAttention.forward")
     expect_tensor(out, "SelfAttention(3, 2, 4)(x (6, 3))", shape=(T, D_V), dtype=torch.float32)
     q, k, v = (x @ found[name].detach() for name in W_SHAPES)
-    mistakes = {name: made[1] for name, made in m.output_mistakes(q, k, v).items()}
+    mistakes = {name: made[1] for name, made in m.output_mistakes(q, k, v, d_in=D_IN).items()}
     expect_close(out[1], published(SELF_ATTENTION_ROW_1), "row 1 of SelfAttention(3, 2, 4)(x)", reveal=True,
                  mistakes=mistakes, **FOUR_DECIMALS)
 
@@ -82,7 +82,7 @@ def output_from_parameters(subject: Subject, rng: torch.Generator) -> None:
     out = attn(x)
     expect_inputs_unchanged(subject, "SelfAttention.forward")
     expect_close(out, m.attend(q, k, v), f"{WIDE_WHAT}(x ({WIDE_T}, {WIDE_IN}))", reveal=True,
-                 mistakes=m.output_mistakes(q, k, v))
+                 mistakes=m.output_mistakes(q, k, v, d_in=WIDE_IN))
 
 
 @check(f"a batch (2, {WIDE_T}, {WIDE_IN}) gives (2, {WIDE_T}, {WIDE_V}), each item as if it were alone")
@@ -95,4 +95,4 @@ def batched_input(subject: Subject, rng: torch.Generator) -> None:
     expect_tensor(out, f"{WIDE_WHAT}(x (2, {WIDE_T}, {WIDE_IN}))", shape=(2, WIDE_T, WIDE_V), dtype=torch.float32)
     q, k, v = (batch @ found[name].detach() for name in WIDE_SHAPES)
     expect_close(out, m.attend(q, k, v), f"{WIDE_WHAT}(x (2, {WIDE_T}, {WIDE_IN}))", reveal=True,
-                 mistakes=m.output_mistakes(q, k, v))
+                 mistakes=m.output_mistakes(q, k, v, d_in=WIDE_IN))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import torch
 
+from .. import magnitude as large
 from .. import mistakes as m
 from ..compare import (
     expect_close,
@@ -57,3 +58,15 @@ def vector_and_batch(subject: Subject, rng: torch.Generator) -> None:
     batch = torch.stack([_SCORES, _SCORES.flip(-1)])
     expect_close(subject.attention_weights(batch, 4), torch.softmax(batch / 2.0, dim=-1),
                  "attention_weights(scores (2, 2, 3), d_k=4)", reveal=True, mistakes=_softmax_mistakes(batch, 4))
+
+
+_LARGE = large.large_weight_scores(torch.Generator().manual_seed(5), (3,), 4, 5, 4)  # (3, 4, 5), public seed
+
+
+@check("scores of any magnitude: rows far above 100 and far below -1e5 still give weights (no NaN)")
+def any_magnitude(subject: Subject, rng: torch.Generator) -> None:
+    got = subject.attention_weights(_SCORES.clone(), 4)
+    expect_close(got, torch.softmax(_SCORES / 2.0, dim=-1), "attention_weights(scores (2, 3), d_k=4)",
+                 mistakes=_softmax_mistakes(_SCORES, 4))
+    large.expect_weights_at_magnitude(subject.attention_weights(_LARGE.clone(), 4), _LARGE, 4,
+                                      "attention_weights(scores (3, 4, 5) of magnitude 1000 to 1e6, d_k=4)")

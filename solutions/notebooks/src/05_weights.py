@@ -28,7 +28,8 @@ torch.set_printoptions(precision=4, sci_mode=False)
 # ## The weights of `sun`
 #
 # With $d_k = 2$, the scores of `sun` from step 4 are divided by $\sqrt 2$ and passed through
-# the softmax. `sun` attends mostly to itself, then to `east`.
+# the softmax, written out here: exp of each score minus the largest, divided by their sum (the same
+# weights, and exp never overflows). `sun` attends mostly to itself, then to `east`.
 
 # %%
 x = embedded_sentence()
@@ -36,7 +37,9 @@ W_query, W_key, W_value = projection_matrices()
 queries, keys = x @ W_query, x @ W_key
 omega_2 = queries[1] @ keys.T
 d_k = keys.shape[-1]
-weights_2 = torch.softmax(omega_2 / d_k**0.5, dim=0)
+scaled = omega_2 / d_k**0.5
+exps = torch.exp(scaled - scaled.max())  # softmax by hand; subtracting the maximum keeps exp finite
+weights_2 = exps / exps.sum()
 print(weights_2, "sum:", float(weights_2.sum()))
 
 # %% [markdown]

@@ -57,7 +57,7 @@ print(z[1])
 
 # %% [plot]
 generator = torch.Generator().manual_seed(123)
-fig, axes = plt.subplots(1, 4, figsize=(15, 3.6), sharey=True)
+fig, axes = plt.subplots(1, 4, figsize=(10.5, 4.4), sharey=True)  # (6, 4) panels: tall, close together
 outputs = []
 for head, ax in enumerate(axes):
     w_q, w_k, w_v = (torch.rand(shape, generator=generator) for shape in ((3, 2), (3, 2), (3, 4)))
@@ -67,7 +67,7 @@ for head, ax in enumerate(axes):
     heatmap(out, TOKENS, columns, ax=ax, title=f"head {head}: columns {columns[0]}-{columns[-1]}",
             xlabel="output column", ylabel="token" if head == 0 else "")
 fig.suptitle("Multi-head attention, 4 heads: the output (6 x 16) is the heads' outputs side by side")
-fig.tight_layout()
+fig.tight_layout(w_pad=0.4)
 plt.show()
 print([tuple(out.shape) for out in outputs], "side by side -> (6, 16)")  # the wrapper's output
 
