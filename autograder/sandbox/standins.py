@@ -1,8 +1,9 @@
 """The ``attention`` package as the sandboxed child serves it: earlier steps are stand-ins, helpers stay.
 
 When the grader checks step k, the modules of steps 1..k-1 are **stand-in modules**: their API
-names are the grader's reference objects (`autograder.reference`), so a wrong earlier step costs
-only its own step. Everything else the learner wrote stays importable:
+names are shells that ask the grader for the reference's answers (`sandbox.shells`), so a wrong
+earlier step costs only its own step and no reference code is in the child. Everything else the
+learner wrote stays importable:
 
 - An earlier step's module holds the stand-ins only until learner code asks it for another name
   (``from attention.self_attention import scaled_dot_attention``, ``sa.helper``, ``import *``).
@@ -12,6 +13,10 @@ only its own step. Everything else the learner wrote stays importable:
   never the learner's own (possibly wrong) version. A module that is only asked for API names is
   never run, so its import-time side effects (a loop, ``os._exit``, a monkeypatch) cannot reach
   the later step.
+- A stand-in class keeps the learner's own non-API members of that class (helper methods, class
+  attributes): the learner's file is read (not run) to find which names its class defines; looking
+  one of them up on the shell runs the file as above and copies those members onto the shell
+  (`learner_member`), so a subclass calling ``self._project(x)`` works as written.
 - If that file cannot be run (syntax error, exception at import), the module keeps the stand-ins
   only, and every later import or attribute error says so, naming the file (`load_failures`).
 - Any other module (a helper module such as ``attention/utils.py``, the step under test, a later
@@ -20,12 +25,13 @@ only its own step. Everything else the learner wrote stays importable:
   that is not one of its modules (``from attention import helper`` re-exported there), so a broken
   or slow ``__init__`` costs only the steps that need it; if it fails, that is said the same way.
 
-Only the reference modules of earlier steps are imported (before confinement); learner files run
-after confinement, while the forbidden-API guard is suspended for an earlier step's top-level code.
+Learner files run after confinement, while the forbidden-API guard is suspended for an earlier
+step's top-level code.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib
 import importlib.machinery
@@ -36,6 +42,8 @@ from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import AbstractContextManager
 from typing import Any
 
+from autograder.parsing import parse
+
 PACKAGE = "attention"
 
 
@@ -45,6 +53,7 @@ class _ModuleBody(MutableMapping):
     def __init__(self, namespace: dict[str, Any], api: frozenset[str]) -> None:
         self.namespace = namespace
         self.api = api
+        self.dropped: dict[str, Any] = {}  # API name -> what the learner's file assigned to it
 
     def __getitem__(self, key: str) -> Any:
         return self.namespace[key]
@@ -52,6 +61,8 @@ class _ModuleBody(MutableMapping):
     def __setitem__(self, key: str, value: Any) -> None:
         if key not in self.api:
             self.namespace[key] = value
+        else:
+            self.dropped[key] = value
 
     def __delitem__(self, key: str) -> None:
         if key not in self.api:
@@ -72,6 +83,7 @@ class LearnerPackage:
         self.standins = standins  # earlier step's module -> its API name -> reference object
         self.load_failures: dict[str, str] = {}  # "attention/x.py" -> why it could not be run
         self.loaded: set[str] = set()
+        self.class_members: dict[str, frozenset[str]] = {}  # "module.Class" -> its learner class's member names
         self.quiet: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext  # the guard's `suspended`
 
     # -- building ------------------------------------------------------------------------------
@@ -140,8 +152,24 @@ class LearnerPackage:
             module.__dict__.clear()
             module.__dict__.update(keep)
         module.__dict__.update(namespace)  # the API names stay the stand-ins, whatever the file did
+        for name, learner_class in body.dropped.items():
+            if isinstance(learner_class, type) and isinstance(namespace.get(name), type):
+                _copy_members(learner_class, namespace[name])
         if "__getattr__" not in module.__dict__:
             module.__getattr__ = self._module_getattr(module_name)  # type: ignore[attr-defined]
+
+    def learner_member(self, api: str, name: str) -> bool:
+        """True if the learner's own class ``api`` defines ``name`` (read, not run); then its file has run."""
+        module_name = next((m for m, namespace in self.standins.items() if api in namespace), None)
+        if module_name is None:
+            return False
+        key = f"{module_name}.{api}"
+        if key not in self.class_members:
+            self.class_members[key] = _class_members(self._path(module_name), api)
+        if name not in self.class_members[key]:
+            return False
+        self.run_earlier(module_name)
+        return True
 
     def _why_missing(self, module_name: str) -> str:
         shown = self._shown(module_name)
@@ -190,6 +218,33 @@ class LearnerPackage:
         return "".join(f" ({shown} could not be imported: {why}; only the grader's stand-ins for its step's "
                        "functions and classes were available from it)"
                        for shown, why in sorted(self.load_failures.items()) if shown not in message)
+
+
+def _class_members(path: str, class_name: str) -> frozenset[str]:
+    """The non-dunder names the top-level class ``class_name`` of the file at ``path`` defines in its body."""
+    try:
+        with open(path, "rb") as handle:
+            tree = parse(handle.read().decode("utf-8", "replace"), path)
+    except BaseException:  # noqa: BLE001 - an unreadable or unparsable file has no members to keep
+        return frozenset()
+    names: set[str] = set()
+    for node in getattr(tree, "body", []):
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    names.add(item.name)
+                elif isinstance(item, ast.Assign):
+                    names.update(t.id for t in item.targets if isinstance(t, ast.Name))
+                elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
+                    names.add(item.target.id)
+    return frozenset(n for n in names if not n.startswith("__"))
+
+
+def _copy_members(learner_class: type, shell: type) -> None:
+    """Give ``shell`` the learner's own members of its class that the shell (and its bases) do not define."""
+    for name, value in vars(learner_class).items():
+        if not name.startswith("__") and not any(name in vars(base) for base in shell.__mro__):
+            setattr(shell, name, value)
 
 
 def _describe(exc: BaseException, path: str) -> str:
