@@ -15,8 +15,8 @@ their state, `sandbox.objstate`; every request carries the child's torch RNG sta
 
 The child is hostile, so each request is bounded before and while it runs: tensor elements and
 objects it may carry, and a budget of torch operations and the elements they may produce (each
-operation is first run on the ``meta`` device, so a request that would allocate too much is
-refused before it does). A refused or failing request becomes an exception raised in the child
+is charged a bound of its output before it runs, so a request that would allocate too much is
+refused before it does: `WorkBudget`). A refused or failing request becomes an exception raised in the child
 (its type when it is a builtin one, its message), never an error of the grader. Draws happen
 under `autograder.rng.isolated`, from the child's RNG state, never the grader's.
 """
@@ -31,8 +31,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten, tree_map
+from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_flatten
 
 from autograder import reference
 from autograder.rng import isolated
@@ -41,10 +41,10 @@ from selfcheck.errors import shorten
 from .objstate import CONTAINERS, StateError, new_object, object_state
 from .wire import decode_value, encode_value
 
-MAX_REQUESTS_PER_CALL = 20_000  # oracle requests while the grader waits for one reply
+MAX_REQUESTS_PER_CALL = 5_000  # oracle requests while the grader waits for one reply
 MAX_ELEMENTS = 1 << 21  # tensor elements one request may carry
 MAX_WORK_ELEMENTS = 1 << 21  # elements the torch operations of one answer may produce, in total
-MAX_OPERATIONS = 10_000  # torch operations of one answer
+MAX_OPERATIONS = 2_000  # torch operations of one answer
 MAX_OBJECTS = 512  # objects (modules) one request may carry
 MAX_DEPTH = 6  # nesting of objects in one request
 MAX_ANSWER_ITEMS = 1 << 16  # values in one answer (a list of pairs counts each number)
@@ -224,8 +224,13 @@ def _count_items(value: Any) -> int:
     return count
 
 
-class WorkBudget(TorchDispatchMode):
-    """Refuses a computation before it allocates more than its share (each op is first run on ``meta``)."""
+class WorkBudget(TorchFunctionMode):
+    """Refuses a computation before it allocates more than its share.
+
+    Each torch function is charged, before it runs, a bound of the elements it produces, from its
+    arguments' sizes (`_planned`); after it runs, what it really produced. (A dispatch mode or the
+    ``meta`` device would be exact, but their first use imports parts of torch that take seconds.)
+    """
 
     def __init__(self, name: str) -> None:
         super().__init__()
@@ -233,39 +238,81 @@ class WorkBudget(TorchDispatchMode):
         self.elements = 0
         self.operations = 0
 
-    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
         self.operations += 1
         if self.operations > MAX_OPERATIONS:
             raise OracleRefused(f"the grader's stand-in for {self.name} would run too many operations")
-        try:
-            planned = self._charge(func(*_on_meta(args), **_on_meta(kwargs, factory=not _has_tensor(args))))
-        except OracleRefused:
-            raise
-        except Exception:  # noqa: BLE001 - no meta kernel (data-dependent shapes, .item()): charged after
-            planned = False
+        self._check(self.elements + _planned(getattr(func, "__name__", ""), args, kwargs))
         result = func(*args, **kwargs)
-        if not planned:
-            self._charge(result)
+        self.elements += _numel(result)
+        self._check(self.elements)
         return result
 
-    def _charge(self, result: Any) -> bool:
-        leaves, _ = tree_flatten(result)
-        self.elements += sum(t.numel() for t in leaves if isinstance(t, torch.Tensor))
-        if self.elements > MAX_WORK_ELEMENTS:
+    def _check(self, elements: int) -> None:
+        if elements > MAX_WORK_ELEMENTS:
             raise OracleRefused(f"the grader's stand-in for {self.name} works on at most "
                                 f"{MAX_WORK_ELEMENTS:,} tensor elements per call")
-        return True
 
 
-def _has_tensor(args: tuple) -> bool:
-    return any(isinstance(leaf, torch.Tensor) for leaf in tree_flatten(args)[0])
+_FACTORIES = {"rand", "randn", "ones", "zeros", "empty", "full", "randint", "eye", "tril_indices", "triu_indices"}
+_MATRIX_PRODUCTS = {"matmul", "__matmul__", "__rmatmul__", "mm", "bmm"}
 
 
-def _on_meta(value: Any, factory: bool = False) -> Any:
-    """``value`` with every tensor on the meta device (and, for a factory call, ``device="meta"``)."""
-    moved = tree_map(lambda v: v.to("meta") if isinstance(v, torch.Tensor) else
-                     torch.device("meta") if isinstance(v, torch.device) else v, value)
-    if factory and isinstance(moved, dict):
-        moved["device"] = torch.device("meta")
-    return moved
+def _numel(value: Any) -> int:
+    return sum(leaf.numel() for leaf in tree_flatten(value)[0] if isinstance(leaf, torch.Tensor))
+
+
+def _product(values: Iterable[Any]) -> int:
+    total = 1
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool):
+            total *= max(abs(value), 1)
+    return total
+
+
+def _planned(name: str, args: tuple, kwargs: dict) -> int:
+    """A bound of the elements the torch function ``name`` produces from ``args`` (see `WorkBudget`).
+
+    Factories: the product of their sizes; matrix products, ``einsum``, ``linear``, ``embedding`` and
+    attention: their output (and attention's weights); anything else: the broadcast of its tensor
+    inputs or their sum, whichever is larger (elementwise operations, softmax, masks, ``cat``)."""
+    tensors = [leaf for leaf in tree_flatten((args, kwargs))[0] if isinstance(leaf, torch.Tensor)]
+    if name in _FACTORIES:
+        sizes = args[0] if len(args) == 1 or name == "full" else args[:2] if name.endswith("_indices") else args
+        sizes = list(sizes) if isinstance(sizes, (tuple, list)) else [sizes]
+        if name == "eye" and len(sizes) == 1:
+            sizes = sizes * 2
+        return 2 * _product(sizes) if name.endswith("_indices") else _product(sizes)
+    if not tensors:
+        return 0
+    if name in _MATRIX_PRODUCTS and len(tensors) >= 2:
+        left, right = (tensors[1], tensors[0]) if name == "__rmatmul__" else (tensors[0], tensors[1])
+        return max(left.numel() // max(left.shape[-1], 1), 1) * max(right.numel() // max(right.shape[0], 1), 1)
+    if name == "einsum":
+        return _einsum_size(args)
+    if name == "linear" and len(tensors) >= 2:
+        return tensors[0].numel() // max(tensors[0].shape[-1], 1) * tensors[1].shape[0]
+    if name == "embedding" and len(tensors) >= 2:
+        return tensors[0].numel() * tensors[1].shape[-1]
+    if name == "scaled_dot_product_attention" and len(tensors) >= 3:
+        rows = max(t.numel() // max(t.shape[-1], 1) for t in tensors[:3])  # batch x queries, at most
+        return rows * (2 * tensors[1].shape[-2] + tensors[2].shape[-1])
+    rank = max(t.dim() for t in tensors)
+    broadcast = _product(max((t.shape[i - rank + t.dim()] if i - rank + t.dim() >= 0 else 1) for t in tensors)
+                         for i in range(rank))  # torch.broadcast_shapes imports sympy (seconds) on first use
+    return max(broadcast, sum(t.numel() for t in tensors))
+
+
+def _einsum_size(args: tuple) -> int:
+    """The product of every label's size (``...`` counts its largest dimensions): bounds any result."""
+    operands = [a for a in tree_flatten(args[1:])[0] if isinstance(a, torch.Tensor)]
+    equation = args[0] if args and isinstance(args[0], str) else ""
+    sizes: dict[str, int] = {}
+    for spec, operand in zip(equation.split("->")[0].split(","), operands, strict=False):
+        labels = spec.strip().replace("...", "")
+        batch = operand.shape[: operand.dim() - len(labels)]
+        sizes["..."] = max(sizes.get("...", 1), batch.numel())
+        for label, size in zip(labels, operand.shape[operand.dim() - len(labels):], strict=False):
+            sizes[label] = max(sizes.get(label, 1), size)
+    return _product(sizes.values()) if sizes else sum(t.numel() for t in operands)
