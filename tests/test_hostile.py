@@ -272,7 +272,8 @@ def test_flooding_or_breaking_the_stand_ins_costs_only_its_own_step(graded) -> N
     flood = results["oracle_flood"]
     _only_step_lost(flood, "context")
     assert flood.step_score("context") == 0
-    assert "asked the stand-ins of earlier steps more than 5,000 times" in _step_outputs(flood, "context")
+    shown = _step_outputs(flood, "context")  # the cap (tests/test_oracle.py), or this test's 3 s call limit first
+    assert "asked the stand-ins of earlier steps more than 2,000 times" in shown or "did not finish within" in shown
     malformed = results["oracle_malformed"]
     _only_step_lost(malformed, "self_attention")
     assert malformed.step_score("self_attention") == 0

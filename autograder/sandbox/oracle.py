@@ -41,7 +41,7 @@ from selfcheck.errors import shorten
 from .objstate import CONTAINERS, StateError, new_object, object_state
 from .wire import decode_value, encode_value
 
-MAX_REQUESTS_PER_CALL = 5_000  # oracle requests while the grader waits for one reply
+MAX_REQUESTS_PER_CALL = 2_000  # oracle requests while the grader waits for one reply
 MAX_ELEMENTS = 1 << 21  # tensor elements one request may carry
 MAX_WORK_ELEMENTS = 1 << 21  # elements the torch operations of one answer may produce, in total
 MAX_OPERATIONS = 2_000  # torch operations of one answer

@@ -57,13 +57,16 @@ def hunt():
                     pass
             if any(_suspicious(getattr(v, "__module__", "")) for v in getattr(function, "__globals__", {}).values()):
                 found.append("GLOBALS of " + repr(function))
-    for obj in gc.get_objects():  # every function and code object in the process
+    for obj in gc.get_objects():  # every function and code object, every module's globals, in the process
         looked += 1
-        code = obj if inspect.iscode(obj) else getattr(obj, "__code__", None) if inspect.isfunction(obj) else None
-        if code is not None and _suspicious(code.co_filename):
-            found.append("GC " + _code_text(code)[:3000])
-        elif isinstance(obj, dict) and _suspicious(obj.get("__name__", "")) and "__builtins__" in obj:
-            found.append("GC module globals " + str(obj.get("__name__")))
+        try:
+            code = obj if inspect.iscode(obj) else obj.__code__ if inspect.isfunction(obj) else None
+            if code is not None and _suspicious(code.co_filename):
+                found.append("GC " + _code_text(code)[:3000])
+            elif type(obj) is dict and "__builtins__" in obj and _suspicious(dict.get(obj, "__name__", "")):
+                found.append("GC module globals " + str(dict.get(obj, "__name__")))
+        except Exception:  # noqa: BLE001
+            pass
     found += ["SYS.MODULES " + name for name in sys.modules if _suspicious(name)]
     for name in ("autograder.reference", "autograder.reference.steps.causal_attention", "autograder.hidden",
                  "autograder.hidden.kv_cache"):
