@@ -49,7 +49,7 @@ class OracleClient:
         self.conn: Any = None
         self.lock = threading.Lock()
         self.classes: dict[str, type] = {}  # API name -> its shell class
-        self.find_member: Callable[[str, str], bool] = lambda api, name: False
+        self.find_member: Callable[[str, str, Any], bool] = lambda api, name, instance: False
 
     def ask(self, request: dict, args: tuple, kwargs: dict, owner: Any = None,
             result_class: type | None = None) -> Any:
@@ -154,26 +154,26 @@ class ShellType(type):
         raise AttributeError(f"type object {cls.__name__!r} has no attribute {name!r}")
 
 
-def _learner_member(cls: type, name: str) -> bool:
-    """True once ``name``, a member of the learner's own class of that API name, is on the shell."""
+def _learner_member(cls: type, name: str, instance: Any = None) -> bool:
+    """True once ``name``, the learner's own member of that API class, is on the shell (or on ``instance``)."""
     api = shell_name(cls)
     shell = CLIENT.classes.get(api or "")
-    if api is None or shell is None or not CLIENT.find_member(api, name):
+    if api is None or shell is None or not CLIENT.find_member(api, name, instance):
         return False
-    return name in shell.__dict__
+    return name in shell.__dict__ or (instance is not None and name in vars(instance))
 
 
 def _module_getattr(self: nn.Module, name: str) -> Any:
     try:
         return nn.Module.__getattr__(self, name)
     except AttributeError:
-        if name.startswith("__") or not _learner_member(type(self), name):
+        if name.startswith("__") or not _learner_member(type(self), name, self):
             raise
     return object.__getattribute__(self, name)
 
 
 def _object_getattr(self: object, name: str) -> Any:
-    if not name.startswith("__") and _learner_member(type(self), name):
+    if not name.startswith("__") and _learner_member(type(self), name, self):
         return object.__getattribute__(self, name)
     raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
@@ -189,6 +189,7 @@ def _constructor(api: str, module: bool) -> Callable[..., None]:
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807 - the shell's constructor
         if module:
             nn.Module.__init__(self)
+        vars(self)["_oracle_args"] = (args, kwargs)  # for the learner's own attributes of its __init__
         CLIENT.ask({"op": "new", "name": api}, args, kwargs, owner=self)
 
     return __init__

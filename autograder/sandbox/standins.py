@@ -42,7 +42,11 @@ from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import AbstractContextManager
 from typing import Any
 
+import torch
+
 from autograder.parsing import parse
+
+from .objstate import is_plain
 
 PACKAGE = "attention"
 
@@ -83,7 +87,9 @@ class LearnerPackage:
         self.standins = standins  # earlier step's module -> its API name -> reference object
         self.load_failures: dict[str, str] = {}  # "attention/x.py" -> why it could not be run
         self.loaded: set[str] = set()
-        self.class_members: dict[str, frozenset[str]] = {}  # "module.Class" -> its learner class's member names
+        # API class -> the names its learner class defines in its body, and those its __init__ sets on self
+        self.class_members: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        self.learner_classes: dict[str, type] = {}  # API class -> the learner's own class (once its file ran)
         self.quiet: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext  # the guard's `suspended`
 
     # -- building ------------------------------------------------------------------------------
@@ -154,21 +160,39 @@ class LearnerPackage:
         module.__dict__.update(namespace)  # the API names stay the stand-ins, whatever the file did
         for name, learner_class in body.dropped.items():
             if isinstance(learner_class, type) and isinstance(namespace.get(name), type):
+                self.learner_classes[name] = learner_class
                 _copy_members(learner_class, namespace[name])
         if "__getattr__" not in module.__dict__:
             module.__getattr__ = self._module_getattr(module_name)  # type: ignore[attr-defined]
 
-    def learner_member(self, api: str, name: str) -> bool:
-        """True if the learner's own class ``api`` defines ``name`` (read, not run); then its file has run."""
+    def learner_member(self, api: str, name: str, instance: Any = None) -> bool:
+        """Whether ``name`` is the learner's own member of its class ``api`` (read from its file, not run).
+
+        A member of the class body: the file runs (`run_earlier` copies such members onto the shell).
+        An attribute the learner's ``__init__`` sets on ``self`` (``self.d_in = d_in``): the learner's
+        class is built once more with ``instance``'s arguments, with the RNG state put back afterwards,
+        and its plain (non-tensor) attributes of those names are set on ``instance``.
+        """
         module_name = next((m for m, namespace in self.standins.items() if api in namespace), None)
         if module_name is None:
             return False
-        key = f"{module_name}.{api}"
-        if key not in self.class_members:
-            self.class_members[key] = _class_members(self._path(module_name), api)
-        if name not in self.class_members[key]:
+        if api not in self.class_members:
+            self.class_members[api] = _class_members(self._path(module_name), api)
+        in_body, in_init = self.class_members[api]
+        if name not in in_body and (instance is None or name not in in_init):
             return False
         self.run_earlier(module_name)
+        if name in in_body or api not in self.learner_classes:
+            return True
+        args, kwargs = vars(instance).get("_oracle_args", ((), {}))
+        try:
+            with torch.random.fork_rng(devices=[]), self.quiet():
+                scratch = self.learner_classes[api](*args, **kwargs)
+        except Exception:  # noqa: BLE001 - the learner's __init__ failed: the attribute stays missing
+            return False
+        for key, value in vars(scratch).items():
+            if key in in_init and key not in vars(instance) and is_plain(value) and not isinstance(value, torch.Tensor):
+                vars(instance)[key] = value
         return True
 
     def _why_missing(self, module_name: str) -> str:
@@ -220,24 +244,32 @@ class LearnerPackage:
                        for shown, why in sorted(self.load_failures.items()) if shown not in message)
 
 
-def _class_members(path: str, class_name: str) -> frozenset[str]:
-    """The non-dunder names the top-level class ``class_name`` of the file at ``path`` defines in its body."""
+def _class_members(path: str, class_name: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The non-dunder names the top-level class ``class_name`` of the file at ``path`` defines in its
+    body, and the names its ``__init__`` assigns on ``self``."""
     try:
         with open(path, "rb") as handle:
             tree = parse(handle.read().decode("utf-8", "replace"), path)
     except BaseException:  # noqa: BLE001 - an unreadable or unparsable file has no members to keep
-        return frozenset()
-    names: set[str] = set()
+        return frozenset(), frozenset()
+    in_body: set[str] = set()
+    in_init: set[str] = set()
     for node in getattr(tree, "body", []):
-        if isinstance(node, ast.ClassDef) and node.name == class_name:
-            for item in node.body:
-                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    names.add(item.name)
-                elif isinstance(item, ast.Assign):
-                    names.update(t.id for t in item.targets if isinstance(t, ast.Name))
-                elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
-                    names.add(item.target.id)
-    return frozenset(n for n in names if not n.startswith("__"))
+        if not (isinstance(node, ast.ClassDef) and node.name == class_name):
+            continue
+        for item in node.body:
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                in_body.add(item.name)
+            elif isinstance(item, ast.Assign):
+                in_body.update(t.id for t in item.targets if isinstance(t, ast.Name))
+            elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
+                in_body.add(item.target.id)
+            if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                in_init.update(target.attr for target in ast.walk(item) if isinstance(target, ast.Attribute)
+                               and isinstance(target.ctx, ast.Store) and isinstance(target.value, ast.Name)
+                               and target.value.id == "self")
+    return (frozenset(n for n in in_body if not n.startswith("__")),
+            frozenset(n for n in in_init if not n.startswith("_")))
 
 
 def _copy_members(learner_class: type, shell: type) -> None:
