@@ -260,11 +260,7 @@ def test_abusing_the_stand_ins_costs_an_exception_in_the_learners_process_and_no
     _only_step_lost(result, "cross_attention")
     assert 0 < result.step_score("cross_attention") < POINTS["cross_attention"]
     outputs = _step_outputs(result, "cross_attention")
-    assert "ABUSE " in outputs and "ANSWERED" not in outputs, outputs
-    for label in ("huge module", "many heads", "huge sizes", "giant tensor", "quadratic", "not a dict", "no rng",
-                  "bad rng", "later step", "own step", "dunder method", "forged class", "forged name", "later class",
-                  "objects"):
-        assert f"{label}: ValueError" in outputs or f"{label}: RuntimeError" in outputs, (label, outputs)
+    assert "ABUSE refused 15 of 15; otherwise: []" in outputs, outputs
 
 
 def test_flooding_or_breaking_the_stand_ins_costs_only_its_own_step(graded) -> None:  # noqa: ANN001

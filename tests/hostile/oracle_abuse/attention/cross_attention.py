@@ -18,9 +18,9 @@ _seen = []
 def _try(label, make):
     try:
         make()
-        _seen.append(f"{label}: ANSWERED")
+        _seen.append((label, "ANSWERED"))
     except BaseException as error:  # noqa: BLE001
-        _seen.append(f"{label}: {type(error).__name__}")
+        _seen.append((label, type(error).__name__))
 
 
 _shells = sys.modules["autograder.sandbox.shells"]
@@ -71,5 +71,7 @@ _try("objects", lambda: _raw(_forged([["class", "SelfAttention"], ["kind", "modu
 class CrossAttention(_Correct):
     def forward(self, x_1, x_2):
         if x_1.dim() == 3:
-            raise RuntimeError("ABUSE " + " | ".join(_seen))
+            odd = [f"{label}: {kind}" for label, kind in _seen if kind not in ("ValueError", "RuntimeError")]
+            refused = len(_seen) - len(odd)
+            raise RuntimeError(f"ABUSE refused {refused} of {len(_seen)}; otherwise: {odd}")
         return super().forward(x_1, x_2)

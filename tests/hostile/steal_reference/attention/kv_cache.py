@@ -41,8 +41,9 @@ def hunt():
         for member in members:
             function = getattr(member, "__func__", member)
             looked += 1
-            try:
-                found.append("SOURCE " + inspect.getsource(function))
+            try:  # (the learner's own file, run for a helper, is the learner's: only the grader's counts)
+                if _suspicious(inspect.getsourcefile(function)):
+                    found.append("SOURCE " + inspect.getsource(function))
             except Exception:  # noqa: BLE001
                 pass
             code = getattr(function, "__code__", None)
