@@ -249,7 +249,7 @@ def test_learner_code_finds_no_reference_or_hidden_code_in_its_process(graded) -
     for path in (*REFERENCE_FILES, *HIDDEN_FILES):
         for line in {ln.strip() for ln in path.read_text().splitlines() if len(ln.strip()) > 25}:
             assert line not in written, (path.name, line)
-    for marker in ("autograder/reference", "autograder.reference", "autograder/hidden", "scaled_dot_product"):
+    for marker in ("autograder/reference", "autograder.reference", "autograder/hidden", "autograder.hidden"):
         assert marker not in written, marker
 
 
