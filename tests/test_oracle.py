@@ -155,6 +155,10 @@ PROBE = textwrap.dedent('''
         return ([head.W_query, head.W_key, head.W_value], [h.W_query for h in wrapper.heads], after,
                 wrapper(x), merged(x), Head(4, 3, 2)(x), type(wrapper.heads).__name__)
 
+    def numpy_weights():
+        import numpy
+        return attention_weights(numpy.array([[1.0, 2.0], [3.0, 0.5]]), numpy.int64(2))
+
     def flood():
         for _ in range(10**7):
             attention_weights(torch.ones(2, 2), 2)
@@ -214,6 +218,16 @@ def test_shells_in_the_child_draw_and_answer_exactly_as_the_reference_in_process
         assert torch.allclose(merged, reference.MultiHeadAttention.from_wrapper(expected_wrapper)(x), atol=1e-6)
     assert doubled.shape == (2, 5, 2)
     assert container == "ModuleList"
+
+
+def test_numpy_arguments_reach_the_reference_as_tensors(child: tuple[Zygote, Path]) -> None:
+    subject = _subject(*child)
+    try:
+        got = subject.numpy_weights()
+    finally:
+        subject.session.close()
+    expected = reference.attention_weights(torch.tensor([[1.0, 2.0], [3.0, 0.5]], dtype=torch.float64), 2)
+    assert torch.allclose(got, expected)
 
 
 def test_a_child_flooding_the_oracle_fails_its_own_call(child: tuple[Zygote, Path]) -> None:
