@@ -4,7 +4,8 @@ A `StepSession` is one confined child serving one learner module. Checks talk to
 `RemoteSubject`, the same interface `selfcheck.LocalSubject` offers in-process: every call is a
 request with a deadline; results come back as plain data. When the child hangs, crashes or
 exits, the call raises `CallFailed` with a learner-facing message and the session is dead; the
-engine starts a fresh one for the next check.
+engine starts a fresh one for the next check. While it waits for a reply, the session answers
+the questions of the child's stand-ins for earlier steps with its `Oracle` (`sandbox.oracle`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Budget:
 class Timings:
     """Wall seconds the grader spends in each phase of the sandbox, summed over its lanes (`bench` prints them).
 
-    ``spawn``: the worker forks a child; ``start``: the child imports the stand-ins, confines
+    ``spawn``: the worker forks a child; ``start``: the child builds the stand-ins, confines
     itself and imports the step's module; ``calls``: round trips into learner code; ``cleanup``:
     the worker kills the child's process tree; ``checks``: whole checks (their calls included).
     """
