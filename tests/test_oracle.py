@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,14 @@ PROBE = textwrap.dedent('''
         import numpy
         return attention_weights(numpy.array([[1.0, 2.0], [3.0, 0.5]]), numpy.int64(2))
 
+    def stop_reading():
+        import sys
+        import time
+        shells, wire = sys.modules["autograder.sandbox.shells"], sys.modules["autograder.sandbox.wire"]
+        wire.send_message(shells.CLIENT.conn, {"oracle": {"op": "call", "name": "attention_weights", "args": [
+            {"$": "tensor", "key": "t0"}, 1]}}, {"t0": torch.zeros(1, 700, 700), "rng": torch.get_rng_state()})
+        time.sleep(1000)  # and never read the 2 MB answer
+
     def flood():
         for _ in range(10**7):
             attention_weights(torch.ones(2, 2), 2)
@@ -185,14 +194,14 @@ def child() -> Iterator[tuple[Zygote, Path]]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def _subject(zygote: Zygote, root: Path) -> RemoteSubject:
+def _subject(zygote: Zygote, root: Path, call_seconds: float = 60.0) -> RemoteSubject:
     spec = SessionSpec(
         package_dir=str(root / "sub" / "attention"), module="probe", standins=EARLIER,
         step_ids={m: m for m in EARLIER}, workdir=str(root / "sub"), output_path=str(root / "o.txt"),
         memory_bytes=1024 * 2**20, cpu_seconds=120, output_bytes=64 * 1024,
         uid=SANDBOX_UID_BASE if IS_ROOT else None, hidden_paths=default_hidden_paths(),
     )
-    session = StepSession(zygote, spec, 60.0, Budget(120))
+    session = StepSession(zygote, spec, call_seconds, Budget(120))
     session.start()
     assert session.import_failure is None, session.import_failure
     return RemoteSubject("probe", "attention/probe.py", session)
@@ -239,3 +248,15 @@ def test_a_child_flooding_the_oracle_fails_its_own_call(child: tuple[Zygote, Pat
         assert subject.session.dead
     finally:
         subject.session.close()
+
+
+def test_a_child_that_stops_reading_its_answer_fails_its_own_call_in_time(child: tuple[Zygote, Path]) -> None:
+    subject = _subject(*child, call_seconds=4.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(CallFailed) as raised:
+            subject.stop_reading()
+        assert "did not finish within 4 s (it stopped reading" in str(raised.value)
+    finally:
+        subject.session.close()
+    assert time.monotonic() - started < 10

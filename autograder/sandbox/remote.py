@@ -192,10 +192,18 @@ class StepSession:
                 raise CallFailed(f"{what} was stopped: it asked the stand-ins of earlier steps more than "
                                  f"{MAX_REQUESTS_PER_CALL:,} times in one call")
             answer, tensors = self.oracle.answer(reply[0]["oracle"], reply[1])
+            self.conn.settimeout(max(deadline - time.monotonic(), 0.001))  # a child that stops reading
             try:
                 send_message(self.conn, answer, tensors)
+            except TimeoutError:
+                self.close()
+                raise CallFailed(f"{what} did not finish within {self.call_seconds:g} s (it stopped reading "
+                                 "the answers of the stand-ins it asked)") from None
             except OSError:
                 self._fail(what, None)
+            finally:
+                if not self.dead:
+                    self.conn.settimeout(None)
         self.forbidden.update(reply[0].get("forbidden", []) or [])
         return reply
 
