@@ -153,7 +153,15 @@ from torch import nn
 from attention.projections import init_projections
 
 
-class SelfAttention(nn.Module):
+class _Checked:
+    """A base class of the learner's own, in the same file."""
+
+    def _check(self, x):
+        if x.dim() < 2 or x.shape[-1] != self.d_in:
+            raise ValueError(f"x must have shape (T, {self.d_in}) or (B, T, {self.d_in}), got {tuple(x.shape)}")
+
+
+class SelfAttention(_Checked, nn.Module):
     SCALE_POWER = 0.5  # a class attribute the subclasses use through the helper
 
     def __init__(self, d_in, d_out_kq, d_out_v):
@@ -161,10 +169,6 @@ class SelfAttention(nn.Module):
         self.d_in = d_in
         self.d_out_kq = d_out_kq
         self.W_query, self.W_key, self.W_value = init_projections(d_in, d_out_kq, d_out_v)
-
-    def _check(self, x):
-        if x.dim() < 2 or x.shape[-1] != self.d_in:
-            raise ValueError(f"x must have shape (T, {self.d_in}) or (B, T, {self.d_in}), got {tuple(x.shape)}")
 
     def _project(self, x):
         return x @ self.W_query, x @ self.W_key, x @ self.W_value
@@ -277,7 +281,8 @@ def test_helpers_shared_between_modules_in_every_import_style_score_100(graded) 
 
 def test_subclasses_of_the_learners_own_earlier_class_keep_its_helpers_and_score_100(graded) -> None:  # noqa: ANN001
     """CrossAttention and CausalSelfAttention subclass the learner's SelfAttention and call its helper
-    methods (``self._project(x)``), a class attribute and attributes its ``__init__`` sets (``self.d_in``)."""
+    methods (``self._project(x)``, ``self._check(x)`` from its own base class), a class attribute and
+    attributes its ``__init__`` sets (``self.d_in``)."""
     result = graded["subclassing"]
     assert result.score == 100, {s: _outputs(result, s) for s in _lost(result)}
 

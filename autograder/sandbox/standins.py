@@ -245,8 +245,8 @@ class LearnerPackage:
 
 
 def _class_members(path: str, class_name: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The non-dunder names the top-level class ``class_name`` of the file at ``path`` defines in its
-    body, and the names its ``__init__`` assigns on ``self``."""
+    """The non-dunder names the top-level class ``class_name`` of the file at ``path`` (with its bases
+    defined in that file) defines in its body, and the names its ``__init__`` assigns on ``self``."""
     try:
         with open(path, "rb") as handle:
             tree = parse(handle.read().decode("utf-8", "replace"), path)
@@ -254,9 +254,14 @@ def _class_members(path: str, class_name: str) -> tuple[frozenset[str], frozense
         return frozenset(), frozenset()
     in_body: set[str] = set()
     in_init: set[str] = set()
-    for node in getattr(tree, "body", []):
-        if not (isinstance(node, ast.ClassDef) and node.name == class_name):
+    classes = {node.name: node for node in getattr(tree, "body", []) if isinstance(node, ast.ClassDef)}
+    pending, seen = [class_name], set()
+    while pending:  # the class, and its bases defined in the same file
+        node = classes.get(pending.pop())
+        if node is None or node.name in seen:
             continue
+        seen.add(node.name)
+        pending.extend(base.id for base in node.bases if isinstance(base, ast.Name))
         for item in node.body:
             if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 in_body.add(item.name)
@@ -273,10 +278,14 @@ def _class_members(path: str, class_name: str) -> tuple[frozenset[str], frozense
 
 
 def _copy_members(learner_class: type, shell: type) -> None:
-    """Give ``shell`` the learner's own members of its class that the shell (and its bases) do not define."""
-    for name, value in vars(learner_class).items():
-        if not name.startswith("__") and not any(name in vars(base) for base in shell.__mro__):
-            setattr(shell, name, value)
+    """Give ``shell`` the learner's own members of its class (and of its bases from the same file) that
+    the shell and its bases do not define."""
+    for klass in learner_class.__mro__:
+        if klass.__module__ != learner_class.__module__:
+            continue
+        for name, value in vars(klass).items():
+            if not name.startswith("__") and not any(name in vars(base) for base in shell.__mro__):
+                setattr(shell, name, value)
 
 
 def _describe(exc: BaseException, path: str) -> str:
