@@ -323,3 +323,49 @@ def test_a_submission_cannot_fill_the_disk(graded) -> None:  # noqa: ANN001
     assert "scratch" in result.isolation
     for folder in ("/tmp", "/var/tmp", "/dev/shm", os.path.expanduser("~")):
         assert not [name for name in os.listdir(folder) if name.startswith("flood-")], folder
+
+
+REFERENCE_FILES = sorted((REPO_ROOT / "autograder" / "reference").rglob("*.py"))
+HIDDEN_FILES = sorted((REPO_ROOT / "autograder" / "hidden").rglob("*.py"))
+
+
+def test_learner_code_finds_no_reference_or_hidden_code_in_its_process(graded) -> None:  # noqa: ANN001
+    """A step-13 module hunts its process (the stand-ins' source, bytecode, constants, closures and globals,
+    gc, frames, a failing stand-in's traceback, sys.modules, importlib) for the reference of steps 1-12, the
+    hidden checks and their expected values, and raises with whatever it found: nothing."""
+    results, _, out = graded
+    result = results["steal_reference"]
+    _only_step_lost(result, "kv_cache")
+    outputs = _step_outputs(result, "kv_cache")
+    assert "HUNT-DONE" in outputs and "; found 0: " in outputs, outputs
+    written = (out / "steal_reference" / "results.json").read_text()
+    assert "HUNT-DONE" in written
+    for path in (*REFERENCE_FILES, *HIDDEN_FILES):
+        for line in {ln.strip() for ln in path.read_text().splitlines() if len(ln.strip()) > 25}:
+            assert line not in written, (path.name, line)
+    for marker in ("autograder/reference", "autograder.reference", "autograder/hidden", "autograder.hidden"):
+        assert marker not in written, marker
+
+
+def test_abusing_the_stand_ins_costs_an_exception_in_the_learners_process_and_nothing_more(graded) -> None:  # noqa: ANN001
+    """Giant, malformed and forged requests to the grader's stand-ins (through their API and written by hand on
+    the child's connection) are each refused with an exception raised in learner code; the grader carries on."""
+    result = graded[0]["oracle_abuse"]
+    _only_step_lost(result, "cross_attention")
+    assert 0 < result.step_score("cross_attention") < POINTS["cross_attention"]
+    outputs = _step_outputs(result, "cross_attention")
+    assert "ABUSE refused 15 of 15; otherwise: []" in outputs, outputs
+
+
+def test_flooding_or_breaking_the_stand_ins_costs_only_its_own_step(graded) -> None:  # noqa: ANN001
+    results, zygote, _ = graded
+    flood = results["oracle_flood"]
+    _only_step_lost(flood, "context")
+    assert flood.step_score("context") == 0
+    shown = _step_outputs(flood, "context")  # the cap (tests/test_oracle.py), or this test's 3 s call limit first
+    assert "asked the stand-ins of earlier steps more than 2,000 times" in shown or "did not finish within" in shown
+    malformed = results["oracle_malformed"]
+    _only_step_lost(malformed, "self_attention")
+    assert malformed.step_score("self_attention") == 0
+    assert "ended during importing attention/self_attention.py" in _step_outputs(malformed, "self_attention")
+    assert zygote.restarts == 0

@@ -253,10 +253,9 @@ STEAL = textwrap.dedent('''
         stand_in = sys.modules["attention.projections"].project_qkv
         found += [key for key in stand_in.__globals__ if key in ("attention_scores", "_sdpa")]
         getattr(sys.modules["attention.projections"], "a_helper", None)  # runs the learner's file, if any
-        state = sys.modules["autograder.sandbox.child"]._state  # the package builder and the guard's trusted code
+        state = sys.modules["autograder.sandbox.child"]._state  # the package builder
         found += [m for m in state.package.standins if m not in ("tokens", "embedding", "projections")]
-        found += [code.co_filename for code in state.trusted_code
-                  if code.co_filename.endswith(("scores.py", "weights.py", "context.py"))]
+        found += [name for name in sys.modules if name.startswith("autograder.reference")]  # no reference at all
         try:
             objects = gc.get_objects()
         except RuntimeError:  # refused in the child (the forbidden-API ban's audit hook): nothing to find there

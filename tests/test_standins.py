@@ -147,7 +147,96 @@ def _broken_earlier_api_only(root: Path) -> None:
     (root / "attention" / "__init__.py").write_text('raise RuntimeError("half-written __init__")\n')
 
 
+SUBCLASSED_SELF_ATTENTION = '''"""SelfAttention with helper methods that later steps' subclasses call."""
+import torch
+from torch import nn
+
+from attention.projections import init_projections
+
+
+class _Checked:
+    """A base class of the learner's own, in the same file."""
+
+    def _check(self, x):
+        if x.dim() < 2 or x.shape[-1] != self.d_in:
+            raise ValueError(f"x must have shape (T, {self.d_in}) or (B, T, {self.d_in}), got {tuple(x.shape)}")
+
+
+class SelfAttention(_Checked, nn.Module):
+    SCALE_POWER = 0.5  # a class attribute the subclasses use through the helper
+
+    def __init__(self, d_in, d_out_kq, d_out_v):
+        super().__init__()
+        self.d_in = d_in
+        self.d_out_kq = d_out_kq
+        self.W_query, self.W_key, self.W_value = init_projections(d_in, d_out_kq, d_out_v)
+
+    def _project(self, x):
+        return x @ self.W_query, x @ self.W_key, x @ self.W_value
+
+    def _attend(self, queries, keys, values, blocked=None):
+        scores = queries @ keys.transpose(-2, -1)
+        if blocked is not None:
+            scores = scores.masked_fill(blocked, -torch.inf)
+        return torch.softmax(scores / self.d_out_kq**self.SCALE_POWER, dim=-1) @ values
+
+    def forward(self, x):
+        self._check(x)
+        return FORWARD
+'''
+SUBCLASSED_CROSS_ATTENTION = '''"""CrossAttention: the learner's own SelfAttention, queries from x_1."""
+from attention.self_attention import SelfAttention
+
+
+class CrossAttention(SelfAttention):
+    def forward(self, x_1, x_2):
+        self._check(x_1)
+        self._check(x_2)
+        if x_1.shape[:-2] != x_2.shape[:-2]:
+            raise ValueError("x_1 and x_2 must have the same batch shape")
+        queries, _, _ = self._project(x_1)
+        _, keys, values = self._project(x_2)
+        return self._attend(queries, keys, values)
+'''
+SUBCLASSED_CAUSAL_ATTENTION = '''
+
+from attention.self_attention import SelfAttention  # noqa: E402
+
+
+class CausalSelfAttention(SelfAttention):
+    def __init__(self, d_in, d_out_kq, d_out_v, context_length):
+        if isinstance(context_length, bool) or not isinstance(context_length, int) or context_length < 1:
+            raise ValueError(f"context_length must be a positive integer, got {context_length!r}")
+        super().__init__(d_in, d_out_kq, d_out_v)
+        self.context_length = context_length
+        self.register_buffer("mask", causal_mask(context_length))
+
+    def forward(self, x):
+        self._check(x)
+        T = x.shape[-2]
+        if T > self.context_length:
+            raise ValueError(f"{T} tokens, more than context_length = {self.context_length}")
+        return self._attend(*self._project(x), blocked=self.mask[:T, :T])
+'''
+
+
+def _subclassing(root: Path, wrong_forward: bool = False) -> None:
+    """solutions/, with CrossAttention and CausalSelfAttention subclassing the learner's own SelfAttention and
+    calling its helper methods, class attribute and the attributes its __init__ sets."""
+    package = root / "attention"
+    shutil.copytree(SOLUTIONS, package)
+    forward = "torch.softmax(x @ self.W_query @ (x @ self.W_key).mT, dim=-1) @ (x @ self.W_value)" if wrong_forward \
+        else "self._attend(*self._project(x))"
+    (package / "self_attention.py").write_text(SUBCLASSED_SELF_ATTENTION.replace("FORWARD", forward))
+    (package / "cross_attention.py").write_text(SUBCLASSED_CROSS_ATTENTION)
+    causal = (package / "causal_attention.py").read_text()  # its token_output, then the subclass
+    (package / "causal_attention.py").write_text(causal[: causal.index("class CausalSelfAttention")]
+                                                  + SUBCLASSED_CAUSAL_ATTENTION)
+
+
 CASES: dict[str, Callable[[Path], None]] = {
+    "subclassing": _subclassing,
+    "subclassing_wrong_api": lambda root: _subclassing(root, wrong_forward=True),
     "shared": _shared,
     "shared_wrong_api": lambda root: _shared(root, wrong_self_attention=True),
     "shared_broken_module": lambda root: _shared(root, broken_self_attention=True),
@@ -189,6 +278,21 @@ def _outputs(result: SubmissionResult, step: str) -> list[str]:
 def test_helpers_shared_between_modules_in_every_import_style_score_100(graded) -> None:  # noqa: ANN001
     result = graded["shared"]
     assert result.score == 100, {s: _outputs(result, s) for s in _lost(result)}
+
+
+def test_subclasses_of_the_learners_own_earlier_class_keep_its_helpers_and_score_100(graded) -> None:  # noqa: ANN001
+    """CrossAttention and CausalSelfAttention subclass the learner's SelfAttention and call its helper
+    methods (``self._project(x)``, ``self._check(x)`` from its own base class), a class attribute and
+    attributes its ``__init__`` sets (``self.d_in``)."""
+    result = graded["subclassing"]
+    assert result.score == 100, {s: _outputs(result, s) for s in _lost(result)}
+
+
+def test_a_wrong_api_beside_right_helpers_costs_only_its_own_step(graded) -> None:  # noqa: ANN001
+    """The learner's SelfAttention.forward is wrong; its helpers, which the subclasses use, are right."""
+    result = graded["subclassing_wrong_api"]
+    lost = _lost(result)
+    assert list(lost) == ["self_attention"], {s: _outputs(result, s) for s in lost}
 
 
 def test_a_wrong_api_in_an_earlier_step_costs_only_that_step(graded) -> None:  # noqa: ANN001

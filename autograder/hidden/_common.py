@@ -15,7 +15,6 @@ float32, float64-inside, einsum or manual-softmax solution is within the stated 
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -23,6 +22,7 @@ import torch
 from torch.nn import functional as F
 
 from autograder import reference
+from autograder.rng import isolated  # noqa: F401 - re-exported for the step modules
 from selfcheck import CheckFailed, Handle, LocalSubject, Subject, expect_close, expect_handle
 from selfcheck.compare import (
     ATOL,
@@ -97,20 +97,6 @@ def randn(rng: torch.Generator, *shape: int, scale: float = 1.0) -> torch.Tensor
 
 def permutation(rng: torch.Generator, n: int) -> list[int]:
     return [int(v) for v in torch.randperm(n, generator=rng)]
-
-
-# The grader checks several submissions at once, one thread each (``--jobs``), and torch has one
-# global generator per process: a thread's seed-then-draw must not interleave with another's.
-_GLOBAL_GENERATOR = threading.RLock()
-
-
-def isolated(make: Callable[[], T]) -> T:
-    """``make()`` (which may seed and draw) without changing this process's global generator.
-
-    Holds the process-wide generator lock, so concurrent checks never interleave their draws.
-    """
-    with _GLOBAL_GENERATOR, torch.random.fork_rng(devices=[]):
-        return make()
 
 
 def cpu_manual_seed(seed: int) -> None:

@@ -4,17 +4,15 @@ Two roles (see ``docs/DESIGN.md``, "Dependencies between steps: stand-ins"):
 
 - **Oracle.** The hidden checks compare learner results with these objects, computed in the
   trusted grader process: ``from autograder import reference; reference.SelfAttention``.
-- **Stand-ins.** When the grader checks step k, the learner's imports of *earlier* steps'
-  modules get these objects instead (`standin_namespace`), so a wrong earlier step cannot cost
-  points in a later one. They follow ``SPEC.md`` exactly: the same names and signatures, the
+- **Stand-ins.** When the grader checks step k, learner code that uses *earlier* steps' API gets
+  these objects' answers instead of its own: the sandboxed child holds shells that ask the grader,
+  which computes here (`autograder.sandbox.oracle`), so no reference code is ever in the child;
+  the notebook path binds them in-process (`standin_namespace`). A wrong earlier step thus costs
+  points in its own step only. They follow ``SPEC.md`` exactly: the same names and signatures, the
   same parameter draws (``torch.rand`` for ``W_query``, ``W_key``, ``W_value`` in that order),
   the same attributes (``.heads``, the ``mask`` buffer, ``KVCache.keys/.values``).
 
-One module per step, each importing only earlier steps' modules. A sandboxed child imports only
-the modules of the steps before the one it serves, so no object or global it can reach holds
-the reference for its own step or a later one. Attention goes through
-``F.scaled_dot_product_attention`` looked up at call time (never a pre-bound handle), so the
-sandbox's forbidden-API guard sees every call, and lets through those made from these files.
+One module per step, each importing only earlier steps' modules.
 This package never imports ``solutions/``. Importing it loads no step until a name is used.
 """
 

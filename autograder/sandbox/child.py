@@ -2,15 +2,17 @@
 
 1. The forbidden-API guard (`sandbox.guard`, with the dispatcher ban of `sandbox.ban`) refuses
    and notes every call to torch's attention shortcuts that learner code makes, by whatever
-   route (calls from the grader's stand-ins are not the learner's).
+   route (no code in the child is the grader's reference, so nothing in it is trusted).
 2. The ``attention`` package (`sandbox.standins`): the step under test, helper modules and later
-   steps are the learner's files; the modules of earlier steps are stand-ins from
-   `autograder.reference` for their API names, and the learner's own file for anything else.
+   steps are the learner's files; the modules of earlier steps are shells (`sandbox.shells`) for
+   their API names, which ask the grader for the reference's answers over the call server's
+   connection, and the learner's own file for anything else.
 3. The call server answers the grader's requests (look up an API, call, read an attribute,
    ``len``, a module's parameters, load the grader's own weights into them, seed the RNG) with
    plain data and handles.
 
-Nothing here compares results or knows the expected values; that is the parent's job.
+Nothing here compares results, knows the expected values or holds reference code; that is the
+parent's job.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import random
 import sys
 import traceback
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -29,7 +31,8 @@ from torch import nn
 from selfcheck.errors import learner_location
 from selfcheck.plain import copy_into_parameters, qualified_name, same_tensor, tensors_in, to_plain
 
-from .guard import ChildGuard, code_objects
+from .guard import ChildGuard
+from .shells import CLIENT, make_standins
 from .standins import LearnerPackage
 from .wire import WireError, decode_value, encode_value, recv_message, send_message
 
@@ -43,6 +46,7 @@ class StepPlan:
     standins: dict[str, tuple[str, ...]]  # module name -> api names, for earlier steps
     step_ids: dict[str, str]  # module name -> step id (for stand-ins)
     from_scratch: bool = False  # the step's forbidden APIs are banned, and so is starting a program
+    shapes: dict[str, dict] = field(default_factory=dict)  # api name -> its shell's description (`oracle.api_shapes`)
 
 
 class _GraderImportBlocker:
@@ -57,7 +61,6 @@ class _GraderImportBlocker:
 @dataclass
 class _ChildState:
     package: LearnerPackage
-    trusted_code: frozenset[types.CodeType]
 
 
 _state: _ChildState | None = None
@@ -66,22 +69,14 @@ _state: _ChildState | None = None
 def build_package(plan: StepPlan) -> types.ModuleType:
     """Register ``attention`` with the earlier steps' stand-in modules (`sandbox.standins`).
 
-    Runs before confinement. Only the reference modules of earlier steps are imported; then any
-    further import of the grader's modules is refused, and the reference package's lazy loader
-    is removed, so learner code cannot reach its own step's reference. No learner file runs here.
+    Runs before confinement. The stand-ins are shells (`sandbox.shells`): no reference code is
+    imported. Then any further import of the grader's modules is refused. No learner file runs here.
     """
     global _state
-    from autograder import reference
-
-    standins = {module: reference.standin_namespace(plan.step_ids[module], api)
-                for module, api in plan.standins.items()}
-    learner_package = LearnerPackage(plan.package_dir, standins)
+    learner_package = LearnerPackage(plan.package_dir, make_standins(plan.standins, plan.shapes))
+    CLIENT.find_member = learner_package.learner_member
     package = learner_package.build()
-    trusted = code_objects(m for name, m in list(sys.modules.items())
-                           if m is not None and name.startswith("autograder.reference"))
-    _state = _ChildState(learner_package, trusted)
-    for lazy in ("__getattr__", "standin_namespace"):
-        reference.__dict__.pop(lazy, None)
+    _state = _ChildState(learner_package)
     sys.meta_path.insert(0, _GraderImportBlocker())
     return package
 
@@ -91,6 +86,7 @@ class CallServer:
 
     def __init__(self, conn: Any, plan: StepPlan, guard: ChildGuard, isolation: list[str]) -> None:
         self.conn = conn
+        CLIENT.conn = conn  # the shells' questions to the grader go over the same connection
         self.isolation = isolation
         self.plan = plan
         self.guard = guard
@@ -242,7 +238,7 @@ def run_child(conn: Any, plan: StepPlan, isolation: list[str]) -> None:
     """Entry point in the child after `build_package` and confinement: guard, import, serve; never returns."""
     status = 0
     try:
-        guard = ChildGuard(_state.trusted_code if _state is not None else frozenset())
+        guard = ChildGuard(frozenset())  # the child holds no reference code: nothing in it is trusted
         guard.install(refuse_processes=plan.from_scratch)
         if _state is not None:
             _state.package.quiet = guard.suspended

@@ -4,7 +4,8 @@ A `StepSession` is one confined child serving one learner module. Checks talk to
 `RemoteSubject`, the same interface `selfcheck.LocalSubject` offers in-process: every call is a
 request with a deadline; results come back as plain data. When the child hangs, crashes or
 exits, the call raises `CallFailed` with a learner-facing message and the session is dead; the
-engine starts a fresh one for the next check.
+engine starts a fresh one for the next check. While it waits for a reply, the session answers
+the questions of the child's stand-ins for earlier steps with its `Oracle` (`sandbox.oracle`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from selfcheck.errors import CallFailed, CheckFailed, LearnerError, learner_error
 from selfcheck.subject import CallRecord, Handle, Subject
 
+from .oracle import MAX_REQUESTS_PER_CALL, Oracle, api_shapes
 from .wire import WireError, WireTimeout, decode_value, encode_value, recv_message, send_message
 from .worker import SandboxError as SandboxError  # re-exported: the worker client lives in .worker
 from .worker import Zygote
@@ -46,7 +48,7 @@ class Budget:
 class Timings:
     """Wall seconds the grader spends in each phase of the sandbox, summed over its lanes (`bench` prints them).
 
-    ``spawn``: the worker forks a child; ``start``: the child imports the stand-ins, confines
+    ``spawn``: the worker forks a child; ``start``: the child builds the stand-ins, confines
     itself and imports the step's module; ``calls``: round trips into learner code; ``cleanup``:
     the worker kills the child's process tree; ``checks``: whole checks (their calls included).
     """
@@ -90,7 +92,8 @@ class SessionSpec:
         return {
             "plan": {"package_dir": self.package_dir, "module": self.module,
                      "standins": {k: list(v) for k, v in self.standins.items()}, "step_ids": self.step_ids,
-                     "from_scratch": self.from_scratch},
+                     "from_scratch": self.from_scratch,
+                     "shapes": api_shapes(name for names in self.standins.values() for name in names)},
             "confinement": {"memory_bytes": self.memory_bytes, "cpu_seconds": self.cpu_seconds,
                             "output_bytes": self.output_bytes, "uid": self.uid,
                             "hidden_paths": list(self.hidden_paths)},
@@ -125,10 +128,12 @@ class StepSession:
     # api name -> the child's answer to its lookup (a handle's description, or None: not defined), shared by
     # the checks this child serves: each looks a name up once per child, not once per check
     api_answers: dict[str, Any] = field(default_factory=dict)
+    oracle: Oracle | None = None  # answers the child's stand-ins (earlier steps' API names)
 
     def start(self) -> None:
         """Fork the child and wait until it has imported the module (raises `CallFailed`)."""
         self.budget.check()
+        self.oracle = Oracle(name for names in self.spec.standins.values() for name in names)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         started = time.perf_counter()
         try:
@@ -164,21 +169,45 @@ class StepSession:
             TIMINGS.add("calls", started)
 
     def _receive(self, what: str) -> tuple[dict, dict]:
+        """The reply to the request in flight; meanwhile, answer the child's stand-ins (`sandbox.oracle`)."""
         assert self.conn is not None
         limit = min(self.call_seconds, max(self.budget.remaining(), 0.0))
-        try:
-            reply = recv_message(self.conn, time.monotonic() + limit)
-        except WireTimeout:
-            self.close()
-            if limit < self.call_seconds:
+        deadline = time.monotonic() + limit
+        asked = 0
+        while True:
+            try:
+                reply = recv_message(self.conn, deadline)
+            except WireTimeout:
+                self.close()
+                if limit < self.call_seconds:
+                    raise CallFailed(
+                        f"{what} was stopped: this submission used up its time budget of {self.budget.seconds:g} s"
+                    ) from None
                 raise CallFailed(
-                    f"{what} was stopped: this submission used up its time budget of {self.budget.seconds:g} s"
+                    f"{what} did not finish within {self.call_seconds:g} s (an infinite loop, or far too slow?)"
                 ) from None
-            raise CallFailed(
-                f"{what} did not finish within {self.call_seconds:g} s (an infinite loop, or far too slow?)"
-            ) from None
-        except WireError:
-            self._fail(what, None)
+            except WireError:
+                self._fail(what, None)
+            if "oracle" not in reply[0]:
+                break
+            asked += 1
+            if asked > MAX_REQUESTS_PER_CALL or self.oracle is None:
+                self.close()
+                raise CallFailed(f"{what} was stopped: it asked the stand-ins of earlier steps more than "
+                                 f"{MAX_REQUESTS_PER_CALL:,} times in one call")
+            answer, tensors = self.oracle.answer(reply[0]["oracle"], reply[1])
+            self.conn.settimeout(max(deadline - time.monotonic(), 0.001))  # a child that stops reading
+            try:
+                send_message(self.conn, answer, tensors)
+            except TimeoutError:
+                self.close()
+                raise CallFailed(f"{what} did not finish within {self.call_seconds:g} s (it stopped reading "
+                                 "the answers of the stand-ins it asked)") from None
+            except OSError:
+                self._fail(what, None)
+            finally:
+                if not self.dead:
+                    self.conn.settimeout(None)
         self.forbidden.update(reply[0].get("forbidden", []) or [])
         return reply
 

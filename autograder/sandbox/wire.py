@@ -121,8 +121,8 @@ def recv_message(sock: socket.socket, deadline: float | None = None) -> tuple[di
         raise WireError(f"message too large ({json_size + blob_size:,} bytes)")
     try:
         header = json.loads(_recv_exactly(sock, json_size, deadline).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise WireError(f"malformed message: {error}") from None
+    except (ValueError, RecursionError) as error:  # bad UTF-8 or JSON, an int too long, nesting too deep
+        raise WireError(f"malformed message: {type(error).__name__}") from None
     if not isinstance(header, dict):
         raise WireError("malformed message: the header is not an object")
     tensors: dict[str, torch.Tensor] = {}

@@ -10,8 +10,8 @@ Started by `remote.Zygote` as ``python -m autograder.sandbox.zygote FD`` where F
 - end of file on the control socket -> kill every child and exit.
 
 The zygote is a child subreaper: whatever a submission leaves behind is re-parented here and
-killed with its step. It never imports the hidden checks or the reference: each child imports
-the reference modules of the earlier steps it needs, and nothing else.
+killed with its step. It never imports the hidden checks or the reference; neither does a child:
+its earlier steps' stand-ins are shells that ask the grader (`sandbox.shells`, `sandbox.oracle`).
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ class ZygoteServer:
             standins={k: tuple(v) for k, v in request["plan"]["standins"].items()},
             step_ids=dict(request["plan"]["step_ids"]),
             from_scratch=bool(request["plan"].get("from_scratch", False)),
+            shapes=dict(request["plan"].get("shapes", {})),
         )
         settings = Confinement(
             memory_bytes=int(request["confinement"]["memory_bytes"]),
@@ -129,7 +130,7 @@ class ZygoteServer:
             sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            build_package(plan)  # stand-ins of earlier steps only, read while the files are still visible
+            build_package(plan)  # shells for the earlier steps' API names (no reference code)
             layers = confine(settings)
             os.chdir(workdir)
             os.environ.clear()
