@@ -122,7 +122,7 @@ def test_a_changed_course_warns_refuses_to_mix_and_regrades_all_on_request(folde
     lms = list(csv.reader((out / "lms_grades.csv").read_text(encoding="utf-8").splitlines()))
     assert lms[1][-1] == "102"
     recorded = json.loads((out / "bob" / "results.json").read_text(encoding="utf-8"))["extra_data"]
-    from autograder.grading.course_version import fingerprint
+    from autograder.grading.course_version import course_fingerprint as fingerprint
 
     assert recorded["course_fingerprint"] == fingerprint(load_course(changed)) != fingerprint(load_course())
     page = (out / "report.html").read_text(encoding="utf-8")

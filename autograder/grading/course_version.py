@@ -1,6 +1,6 @@
 """Which course a grade was given under, so that a folder of grades never mixes two courses.
 
-`fingerprint` is a short hash of what a score means: the course version, every step's id and
+`course_fingerprint` is a short hash of what a score means: the course version, every step's id and
 points, and every concept question's step and points. Each ``results.json`` records it
 (``extra_data.course_fingerprint``, `autograder.grading.report.results_json`). Before a regrade
 writes into a folder that already holds grades, `check_regrade` compares the rows the run would
@@ -26,7 +26,7 @@ from ..hidden.questions import questions_of
 from .inert import cell_value
 
 
-def fingerprint(course: Course) -> str:
+def course_fingerprint(course: Course) -> str:
     """12 hex digits naming the course version and its points (steps and concept questions)."""
     described = {
         "version": course.version,
@@ -69,7 +69,7 @@ def mismatches(out_dir: Path, course: Course, names: Iterable[str]) -> list[str]
     rows = grades_rows(out_dir / "grades.csv")
     if not rows:
         return []
-    mine = fingerprint(course)
+    mine = course_fingerprint(course)
     header = list(rows[0])
     steps_match = header[3:3 + len(course.steps)] == course.step_ids
     found = []
@@ -100,7 +100,8 @@ def check_regrade(out_dir: Path, course: Course, names: Iterable[str], *, regrad
     if not regrade_all:
         raise UsageError(
             f"{out_dir} holds grades given under another course version or other points ({shown}), and this "
-            f"course is version {course.version} (fingerprint {fingerprint(course)}, {course.max_score:g} points): "
+            f"course is version {course.version} (fingerprint {course_fingerprint(course)}, "
+            f"{course.max_score:g} points): "
             "grade every submission again with --regrade-all (the old grades.csv is kept aside), or use another --out")
     return f"--regrade-all: {len(other)} row(s) graded under another course are left out of {out_dir}/grades.csv"
 

@@ -2,9 +2,8 @@
 
 Used by ``python -m autograder grade`` (`resolve_submissions`, then `make_private_copy` for each
 submission) and by the Gradescope runner (`make_private_copy` of ``/autograder/submission``).
-Everything is copied or unzipped by one safe copier (`_Copier`: regular files only, never through
-a symbolic link, no path outside the target) under one set of caps (`MAX_FILES`,
-`MAX_FILE_BYTES`, `MAX_TOTAL_BYTES`, `MAX_ARCHIVE_BYTES`).
+Everything is copied or unzipped by one safe copier (`_Copier`: regular files only, never through a
+link, no path outside the target) under one set of caps (`MAX_FILES`, `MAX_FILE_BYTES`, ...).
 
 Where the work of one submission is looked for (`locate`), in this order:
 
@@ -16,8 +15,7 @@ Where the work of one submission is looked for (`locate`), in this order:
 4. one folder down, whatever its name: a subfolder holding 1-3. When several places hold work
    (the top and subfolders), the one implementing the most steps is graded (among equals the
    top, then the first subfolder in name order); a note names the others;
-5. a ``.zip`` at the top (the first in name order): unzipped, then looked through with 1-5 (a zip
-   in the zip is unzipped too, one level);
+5. a ``.zip`` at the top (the first in name order): unzipped, then looked through with 1-5 (once);
 6. nothing: every step scores 0 and a note lists what was found.
 ``__MACOSX``, ``__pycache__``, ``.ipynb_checkpoints`` and hidden files (``.*``) are ignored.
 

@@ -11,7 +11,7 @@ from typing import Any
 from .. import __version__
 from ..course import Course
 from . import feedback_page
-from .course_version import fingerprint
+from .course_version import course_fingerprint
 from .engine import SubmissionResult, TestResult
 from .inert import csv_text, markdown_text, shown_text, terminal_text
 
@@ -40,7 +40,7 @@ def results_json(result: SubmissionResult, course: Course) -> dict[str, Any]:
             "steps": {s.id: {"score": result.step_score(s.id), "max_score": s.points} for s in course.steps},
             "submission_form": result.form,
             "step_sources": result.sources,
-            "course_fingerprint": fingerprint(course),
+            "course_fingerprint": course_fingerprint(course),
             # for `result_from_json` (the class report, rebuilt from the folder): what `tests` shows as markdown
             "notes": result.notes,
             "checks": [{"check": t.check, "output": t.output} for t in result.tests],

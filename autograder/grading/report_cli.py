@@ -10,7 +10,7 @@ merge into one. Nothing is graded and no learner code runs.
 
 Refused in one line (exit 2): a folder without ``grades.csv``, a row without a readable
 ``results.json``, a submission in two folders, or a row graded under another course version or
-other points than the course given (`course_version.fingerprint`): one table never mixes them.
+other points than the course given (`course_version.course_fingerprint`): one table never mixes them.
 Without ``--roster``, the roster columns the folders' ``grades.csv`` already hold are used.
 """
 
@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..errors import UsageError
-from .course_version import fingerprint, grades_rows, printable
+from .course_version import course_fingerprint, grades_rows, printable
 from .engine import SubmissionResult
 from .roster import ROSTER_COLUMNS, Student
 
@@ -64,7 +64,7 @@ def class_results(folder: Path, course, graded: Mapping[str, SubmissionResult] |
     """Every row of ``folder/grades.csv`` as a result (``graded``: results in memory, by name), and the rows
     whose ``results.json`` could not be used (left out, with the reason)."""
     graded = graded or {}
-    course_print = fingerprint(course)
+    course_print = course_fingerprint(course)
     results, problems = [], []
     for row in grades_rows(folder / "grades.csv"):
         name = row["submission"]
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     course = load_course(args.course or COURSE_FILE, package_dir=None)
     folders = [Path(f) for f in args.folders]
     out_dir = Path(args.out)
-    course_print = fingerprint(course)
+    course_print = course_fingerprint(course)
     results: list[SubmissionResult] = []
     found_in: dict[str, Path] = {}
     for folder in folders:

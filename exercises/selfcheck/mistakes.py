@@ -3,13 +3,12 @@
 Recognising a mistake from its output is mechanism, not secret: the public checks (``pytest``)
 run these builders on the course's public inputs, the hidden checks on hidden inputs, and both
 name a mistake with the same words. A builder takes a step's inputs and returns
-``{description: what that mistake would return}``; `selfcheck.compare.expect_close` (and the
-exact-value helpers below) name a mistake only when the inputs tell it apart from the right
-answer and from every other known mistake. When two mistakes give the same result on the
-inputs at hand, both are listed as candidates, never one guessed.
+``{description: what that mistake would return}``; `selfcheck.compare.expect_close` (and the exact-value
+helpers below) name a mistake only when the inputs tell it apart from the right answer and every other.
+When two mistakes give the same result on the inputs at hand, both are listed, never one guessed.
 
-Builders use torch only (float64), never the grader's reference, and draw nothing from the
-global random generator (seeded draws go through a private ``torch.Generator``).
+Builders use torch only (float64), never the grader's reference, and draw nothing from the global
+generator (seeded draws go through a private ``torch.Generator``).
 """
 
 from __future__ import annotations

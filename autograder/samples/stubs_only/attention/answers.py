@@ -1,5 +1,3 @@
-# Sample submission `stubs_only`: a learner who submitted the stubs from exercises/attention unchanged
-# (this header aside). Every test reads "not implemented yet" and the submission scores 0.
 """Your answers to the concept questions of the notebooks, for when you hand in this package.
 
 Replace each ``...`` with your answer: a plain value (a number, a letter in quotes such as "B",
@@ -28,12 +26,16 @@ keys_for_query_5 = ...  # replace ... with your answer: an int
 # comes after it: which? Answer with its letter.
 #
 # The notebook draws a picture of this from:
-#     inf = float("-inf")
+#     NEG_INF = float("-inf")  # minus infinity: a blocked score
 #     candidates = {
-#         "A": torch.tensor([[1.2, inf, inf, inf], [0.3, 0.8, inf, inf], [-0.5, 0.1, 2.0, inf], [0.4, 0.9, -1.1, 0.7]]),
-#         "B": torch.tensor([[1.0, inf, inf, inf], [0.5, 0.5, inf, inf], [inf, 0.3, 0.5, inf], [inf, inf, 0.3, 0.4]]),
-#         "C": torch.tensor([[0.9, inf, inf, inf], [0.2, 1.1, inf, 0.6], [-0.3, 0.4, 0.8, inf], [0.5, -0.2, 0.3, 1.0]]),
-#         "D": torch.tensor([[0.7, inf, inf, inf], [inf, 0.4, inf, inf], [inf, inf, 1.3, inf], [inf, inf, inf, -0.2]]),
+#         "A": torch.tensor([[1.2, NEG_INF, NEG_INF, NEG_INF], [0.3, 0.8, NEG_INF, NEG_INF],
+#                            [-0.5, 0.1, 2.0, NEG_INF], [0.4, 0.9, -1.1, 0.7]]),
+#         "B": torch.tensor([[1.0, NEG_INF, NEG_INF, NEG_INF], [0.5, 0.5, NEG_INF, NEG_INF],
+#                            [NEG_INF, 0.3, 0.5, NEG_INF], [NEG_INF, NEG_INF, 0.3, 0.4]]),
+#         "C": torch.tensor([[0.9, NEG_INF, NEG_INF, NEG_INF], [0.2, 1.1, NEG_INF, 0.6],
+#                            [-0.3, 0.4, 0.8, NEG_INF], [0.5, -0.2, 0.3, 1.0]]),
+#         "D": torch.tensor([[0.7, NEG_INF, NEG_INF, NEG_INF], [NEG_INF, 0.4, NEG_INF, NEG_INF],
+#                            [NEG_INF, NEG_INF, 1.3, NEG_INF], [NEG_INF, NEG_INF, NEG_INF, -0.2]]),
 #     }
 #     fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
 #     for ax, (letter, matrix) in zip(axes, candidates.items(), strict=True):
