@@ -41,6 +41,7 @@ pytestmark = pytest.mark.skipif(grading_mode().name == "unconfined",
 def build_do_nothing(variant: str, target: Path) -> None:
     """The solutions, with every from-scratch step's API replaced by its do-nothing ``variant``."""
     shutil.copytree(REPO_ROOT / "solutions" / "attention", target / "attention")
+    (target / "attention" / "answers.py").unlink()  # no work at all: the concept questions unanswered too
     layer = LAYER.read_text().replace('VARIANT = "zeros"', f"VARIANT = {variant!r}", 1)
     (target / "attention" / "_blank.py").write_text(layer)
     for step in FROM_SCRATCH:

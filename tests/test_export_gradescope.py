@@ -255,12 +255,22 @@ def test_the_solutions_score_full_marks_in_the_sandbox(graded) -> None:
     assert "submission form: attention folder" in done.stderr
 
 
+def _code_and_question_tests(results: dict) -> tuple[list[dict], list[dict]]:
+    """``results.json``'s tests of code checks, and those of concept questions (scored from the answers)."""
+    tests = results["tests"]
+    is_question = [t["extra_data"]["check"].startswith("question_") for t in tests]
+    return ([t for t, q in zip(tests, is_question, strict=True) if not q],
+            [t for t, q in zip(tests, is_question, strict=True) if q])
+
+
 def test_the_stubs_uploaded_as_a_zip_score_zero_saying_not_implemented(graded) -> None:
     _, _, results = graded["stubs-zip"]
     assert results["score"] == 0
     assert results["extra_data"]["submission_form"] == "zip (attention folder)"
     assert "Unzipped attention.zip." in results["output"]
-    assert all("not implemented" in t["output"] for t in results["tests"]), [t["output"] for t in results["tests"]]
+    code, questions = _code_and_question_tests(results)
+    assert all("not implemented" in t["output"] for t in code), [t["output"] for t in code]
+    assert questions and all("not answered" in t["output"] for t in questions), [t["output"] for t in questions]
 
 
 def test_a_broken_submission_loses_only_the_broken_and_missing_steps(graded) -> None:
@@ -316,7 +326,9 @@ def test_an_upload_without_code_gets_a_score_and_says_what_was_found(graded) -> 
     # (the note is markdown there: <module> would be an HTML tag, so it is escaped)
     paragraphs = [line for line in results["output"].splitlines() if line.strip()]  # markdown: blank lines between
     assert paragraphs[1].startswith("Found at the top of your submission")  # right after the score
-    assert all(t["status"] == "failed" and "no attention/ package" in t["output"] for t in results["tests"])
+    code, questions = _code_and_question_tests(results)
+    assert all(t["status"] == "failed" and "no attention/ package" in t["output"] for t in code)
+    assert questions and all(t["status"] == "failed" and "not answered" in t["output"] for t in questions)
     assert "grader failed" not in done.stderr
 
 
