@@ -1,3 +1,5 @@
+# Sample submission `stubs_only`: a learner who submitted the stubs from exercises/attention unchanged
+# (this header aside). Every test reads "not implemented yet" and the submission scores 0.
 """Your answers to the concept questions of the notebooks, for when you hand in this package.
 
 Replace each ``...`` with your answer: a plain value (a number, a letter in quotes such as "B",
