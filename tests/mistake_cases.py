@@ -152,8 +152,6 @@ def decode_wrong_row(attn: nn.Module, x_t: torch.Tensor, cache: Any) -> torch.Te
     return (torch.softmax(scores / math.sqrt(q.shape[-1]), -1).unsqueeze(-2) @ cache.values).squeeze(-2)
 
 
-_HISTORY: dict[int, list[tuple[torch.Tensor, torch.Tensor]]] = {}
-
 
 def _decode_own_history(attn: nn.Module, x_t: torch.Tensor, cache: Any) -> torch.Tensor:
     """Fills the cache but attends to a history of its own, never to what the cache holds."""
@@ -161,7 +159,7 @@ def _decode_own_history(attn: nn.Module, x_t: torch.Tensor, cache: Any) -> torch
         raise ValueError("full")
     q, k, v = x_t @ attn.W_query, x_t @ attn.W_key, x_t @ attn.W_value
     cache.append(k, v)
-    history = _HISTORY.setdefault(id(attn), [])
+    history = cache.__dict__.setdefault("_own_history", [])  # one per sequence (an id() can be reused)
     history.append((k, v))
     keys, values = torch.stack([h[0] for h in history], -2), torch.stack([h[1] for h in history], -2)
     weights = torch.softmax(q.unsqueeze(-2) @ keys.mT / math.sqrt(q.shape[-1]), -1)

@@ -18,6 +18,35 @@ import attention.self_attention as self_attention
 GRADER = ("autograder/reference", "autograder/hidden", "autograder.reference", "autograder.hidden")
 
 
+def _every_object() -> list:
+    """gc's list of objects, or (gc refused) a walk from every module through attributes and containers."""
+    try:
+        return gc.get_objects()
+    except RuntimeError:
+        pass
+    seen: dict[int, object] = {}
+    todo = list(sys.modules.values())
+    while todo and len(seen) < 300_000:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen[id(obj)] = obj
+        try:
+            if isinstance(obj, dict):
+                todo += list(obj.values())
+            elif isinstance(obj, (list, tuple, set, frozenset)):
+                todo += list(obj)
+            else:
+                todo += list(getattr(obj, "__dict__", {}).values())
+                if inspect.isfunction(obj):
+                    todo += [obj.__code__, obj.__globals__, *(c.cell_contents for c in obj.__closure__ or ())]
+                if isinstance(obj, type):
+                    todo += type.__subclasses__(obj)
+        except Exception:  # noqa: BLE001
+            pass
+    return list(seen.values())
+
+
 def _suspicious(text):
     return any(marker in str(text) for marker in GRADER)
 
@@ -58,7 +87,7 @@ def hunt():
                     pass
             if any(_suspicious(getattr(v, "__module__", "")) for v in getattr(function, "__globals__", {}).values()):
                 found.append("GLOBALS of " + repr(function))
-    for obj in gc.get_objects():  # every function and code object, every module's globals, in the process
+    for obj in _every_object():  # every function and code object, every module's globals, in the process
         looked += 1
         try:
             code = obj if inspect.iscode(obj) else obj.__code__ if inspect.isfunction(obj) else None
