@@ -7,6 +7,7 @@ import importlib
 import inspect
 import io
 import sys
+import types
 import traceback
 
 import torch
@@ -19,7 +20,8 @@ GRADER = ("autograder/reference", "autograder/hidden", "autograder.reference", "
 
 
 def _every_object() -> list:
-    """gc's list of objects, or (gc refused) a walk from every module through attributes and containers."""
+    """gc's list of objects, or (gc refused) a walk from every module through module globals, classes,
+    functions (code, globals, closures) and containers, without touching any other object's attributes."""
     try:
         return gc.get_objects()
     except RuntimeError:
@@ -32,16 +34,16 @@ def _every_object() -> list:
             continue
         seen[id(obj)] = obj
         try:
-            if isinstance(obj, dict):
-                todo += list(obj.values())
-            elif isinstance(obj, (list, tuple, set, frozenset)):
+            if type(obj) is dict:
+                todo += list(dict.values(obj))
+            elif type(obj) in (list, tuple, set, frozenset):
                 todo += list(obj)
-            else:
-                todo += list(getattr(obj, "__dict__", {}).values())
-                if inspect.isfunction(obj):
-                    todo += [obj.__code__, obj.__globals__, *(c.cell_contents for c in obj.__closure__ or ())]
-                if isinstance(obj, type):
-                    todo += type.__subclasses__(obj)
+            elif isinstance(obj, types.ModuleType):
+                todo += list(dict.values(types.ModuleType.__dict__["__dict__"].__get__(obj)))
+            elif inspect.isfunction(obj):
+                todo += [obj.__code__, obj.__globals__, *(c.cell_contents for c in obj.__closure__ or ())]
+            elif isinstance(obj, type):
+                todo += [*dict(type.__dict__["__dict__"].__get__(obj)).values(), *type.__subclasses__(obj)]
         except Exception:  # noqa: BLE001
             pass
     return list(seen.values())
