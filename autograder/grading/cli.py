@@ -110,15 +110,12 @@ def _run(args: argparse.Namespace, zygote: Zygote) -> int:
         inside = sum(s.batch == batch for s in submissions)
         print(f"{shown_text(str(batch))}: a folder of {inside} submissions; each subfolder and zip in it is graded "
               "under its own name", file=sys.stderr)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise UsageError(f"{out_dir}: cannot write the results there ({error.strerror})") from None
+    from .report import writable_folder
+    from .roster import roster_or_usage_error
+
+    writable_folder(out_dir, "the results")
     _check_regrade(out_dir, course, submissions, regrade_all=args.regrade_all)
-    roster = _load_roster(args.roster) if args.roster else _kept_roster(out_dir)
+    roster = roster_or_usage_error(args.roster) if args.roster else _kept_roster(out_dir)
     seed = args.seed if args.seed is not None else secrets.randbits(31)
     status = grade_all(course, submissions, out_dir=out_dir, jobs=args.jobs, seed=seed,
                        allow_unconfined=args.allow_unconfined, zygote=zygote, gradebook=gradebook,
@@ -162,15 +159,6 @@ def _kept_roster(out_dir: Path) -> dict | None:
     from .report_cli import roster_from_rows
 
     return roster_from_rows([out_dir]) or None
-
-
-def _load_roster(path: str) -> dict:
-    from .roster import RosterError, load_roster
-
-    try:
-        return load_roster(path)
-    except RosterError as error:
-        raise UsageError(str(error)) from None
 
 
 def grade_all(course, submissions: list[Submission], *, out_dir: Path, jobs: int, seed: int,  # noqa: ANN001

@@ -84,6 +84,19 @@ def result_from_json(name: str, data: dict[str, Any]) -> SubmissionResult:
                             form=str(extra.get("submission_form", "")), sources=dict(extra.get("step_sources", {})))
 
 
+def writable_folder(out_dir: Path, what: str) -> None:
+    """Make ``out_dir`` and check a file can be written there; else one line (`UsageError`) naming ``what``."""
+    from ..errors import UsageError
+
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise UsageError(f"{out_dir}: cannot write {what} there ({error.strerror})") from None
+
+
 def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")

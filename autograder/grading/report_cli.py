@@ -26,7 +26,7 @@ from pathlib import Path
 from ..errors import UsageError
 from .course_version import course_fingerprint, grades_rows, printable
 from .engine import SubmissionResult
-from .roster import ROSTER_COLUMNS, Student
+from .roster import ROSTER_COLUMNS, Student, roster_or_usage_error
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
             results.append(load_row(folder, name, course_print))
     if len(folders) > 1:  # merged shards or sections: in name order, as one run over a batch folder writes them
         results.sort(key=lambda result: result.name)
-    roster = _load_roster(args.roster) if args.roster else roster_from_rows(folders)
+    roster = roster_or_usage_error(args.roster) if args.roster else roster_from_rows(folders)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, folder in found_in.items():
@@ -147,10 +147,3 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_roster(path: str) -> dict[str, Student]:
-    from .roster import RosterError, load_roster
-
-    try:
-        return load_roster(path)
-    except RosterError as error:
-        raise UsageError(str(error)) from None

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..course import Course
+from ..errors import UsageError
 from .inert import csv_text, inert_cell
 
 REQUIRED = ("submission", "student_id", "name", "email")
@@ -40,6 +41,14 @@ class Student:
     student_id: str
     name: str
     email: str
+
+
+def roster_or_usage_error(path: Path | str) -> dict[str, Student]:
+    """`load_roster`, a bad roster being one line (`UsageError`, exit 2) for the commands."""
+    try:
+        return load_roster(path)
+    except RosterError as error:
+        raise UsageError(str(error)) from None
 
 
 def load_roster(path: Path | str) -> dict[str, Student]:

@@ -22,6 +22,7 @@ from .. import PACKAGE_DIR
 from ..course import Course
 from ..errors import UsageError
 from .intake import Submission, SubmissionError, resolve_submissions
+from .report import writable_folder
 from .roster import Student
 
 SAMPLES = PACKAGE_DIR / "samples"
@@ -81,20 +82,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{len(submissions)} submission found: similarity compares two or more")
     roster = None
     if args.roster:
-        from .roster import RosterError, load_roster
+        from .roster import roster_or_usage_error
 
-        try:
-            roster = load_roster(args.roster)
-        except RosterError as error:
-            raise UsageError(str(error)) from None
+        roster = roster_or_usage_error(args.roster)
     out_dir = Path(args.out)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise UsageError(f"{out_dir}: cannot write there ({error.strerror})") from None
+    writable_folder(out_dir, "the similarity report")
     grades = grades_from_csv(out_dir / "grades.csv")
     print(write_similarity(out_dir, submissions, course, grades=grades, roster=roster), file=sys.stderr)
     return 0
