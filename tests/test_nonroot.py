@@ -180,8 +180,10 @@ def test_allow_unconfined_grades_says_what_is_missing_once_and_records_it(tmp_pa
         scores = {s: sum(t["score"] for t in results["tests"] if t["tags"] == [s]) for s in POINTS}
         lost = {s for s, points in POINTS.items() if abs(scores[s] - points) > 1e-3}
         assert lost <= {step}, (case, lost, _failures(results))
-        if step is not None:
-            assert (scores[step] == expected) if expected is not None else 0 < scores[step] < POINTS[step]
+        if step is not None:  # the attack costs the step's code, never its concept questions (as in test_hostile)
+            code = sum(t["score"] for t in results["tests"]
+                       if t["tags"] == [step] and not t["extra_data"]["check"].startswith("question_"))
+            assert (code == expected) if expected is not None else 0 < code < POINTS[step], (case, code)
             assert any(shown in t["output"] for t in results["tests"] if t["tags"] == [step]), _failures(results)
     leftovers = []
     for entry in filter(str.isdigit, os.listdir("/proc")):
